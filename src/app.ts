@@ -1,0 +1,58 @@
+/**
+ * Builds the koa app from its parts (no listen), so tests drive `app.callback()` with supertest.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from './backends/backend';
+import { projectDir, type Config } from './config';
+import { RequestHeaderFieldsTooLarge } from './errors';
+import { entityRoutes } from './http/entity-routes';
+import { errorMiddleware } from './http/error-middleware';
+import { ACCEPTED_TYPES, OCCI_VERSION, checkVersion } from './http/negotiate';
+import { queryInterface } from './http/query-interface';
+import { requestContext } from './http/request';
+import { Collections } from './service/collections';
+import type { OcciService } from './service/occi-service';
+
+const VERSION: string = (JSON.parse(fs.readFileSync(path.join(projectDir(), 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface AppDeps {
+  config: Config;
+  service: OcciService;
+  log: Logger;
+}
+
+export function buildApp(deps: AppDeps): Koa {
+  const { config, service, log } = deps;
+  const app = new Koa();
+  app.proxy = false;
+  const collections = new Collections(service, config.limits);
+  const opts = { bodyBytes: config.limits.bodyBytes, baseUrl: config.baseUrl };
+
+  app.use(async (ctx, next) => {
+    ctx.set('Server', `occitan/${VERSION} OCCI/${OCCI_VERSION}`);
+    ctx.set('Accept', ACCEPTED_TYPES);
+    await next();
+  });
+  app.use(errorMiddleware(log));
+  app.use(async (ctx, next) => {
+    if (ctx.req.rawHeaders.length / 2 > config.limits.headerCount) {
+      throw new RequestHeaderFieldsTooLarge(`the request has ${ctx.req.rawHeaders.length / 2} header lines; the limit is ${config.limits.headerCount}`);
+    }
+    checkVersion(ctx);
+    await next();
+  });
+
+  const router = new Router();
+  for (const path of ['/-/', '/.well-known/org/ogf/occi/-/']) {
+    router.all(path, async (ctx) => queryInterface(ctx, await requestContext(ctx, opts), service, collections));
+  }
+  app.use(router.routes());
+  // Reached only when no query-interface route matched (the router calls next() then).
+  app.use(async (ctx) => {
+    await entityRoutes(ctx, await requestContext(ctx, opts), { service, collections });
+  });
+  return app;
+}

@@ -1,0 +1,281 @@
+/**
+ * Every path that is not the query interface: entities (`/compute/web1`), kind and mixin collections
+ * (`/compute/`, `/my_stuff/`) and unbound paths (`/`, `/vms/foo/`), per the operation matrix of
+ * GFD.223 (occi-spec.md §3.4).
+ */
+import type { Context } from 'koa';
+import { BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, PreconditionFailed } from '../errors';
+import type { EntityView, Kind, Mixin } from '../model/types';
+import { createEntityStream } from '../rendering/occi-json';
+import { textOcci } from '../rendering/text-occi';
+import type { Collections, EntityFilter, Listing, PageRequest } from '../service/collections';
+import { filterFromRequests } from '../service/collections';
+import { entityView } from '../service/entity-views';
+import type { OcciService } from '../service/occi-service';
+import type { EntityDoc } from '../store/entity-store';
+import { callerOf } from './caller';
+import type { RequestContext } from './request';
+import { send, stream } from './respond';
+
+const ENTITY_ALLOW = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+const KIND_ALLOW = ['GET', 'HEAD', 'POST', 'DELETE'];
+const MIXIN_ALLOW = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+const UNBOUND_ALLOW = ['GET', 'HEAD', 'DELETE'];
+/** text/occi listings travel in headers; past this many bytes the client is told to page or use a body rendering. */
+const HEADER_LISTING_MAX = 48 * 1024;
+
+export interface RouteDeps {
+  service: OcciService;
+  collections: Collections;
+}
+
+function etag(doc: EntityDoc): string {
+  return `"${doc._rev}"`;
+}
+
+function ifMatch(ctx: Context): string | undefined {
+  return ctx.get('If-Match') || undefined;
+}
+
+async function viewOf(deps: RouteDeps, r: RequestContext, doc: EntityDoc): Promise<EntityView> {
+  return entityView(deps.service.index, doc, r.locate, await deps.service.linksOf(doc));
+}
+
+function pageOf(ctx: Context): PageRequest | undefined {
+  const { page, number } = ctx.query;
+  if (page === undefined && number === undefined) return undefined;
+  const p = Number(typeof page === 'string' ? page : '1');
+  const n = Number(typeof number === 'string' ? number : 'NaN');
+  if (typeof number !== 'string') throw new BadRequest('paging needs both page and number (e.g. ?page=1&number=100)');
+  return { page: p, number: n };
+}
+
+/** Filters from headers (Category, X-OCCI-Attribute), a body (GET with a body, pyOCNI), and query parameters. */
+function filterOf(ctx: Context, r: RequestContext): EntityFilter {
+  const fromHeaders = textOcci.parseEntities({ headers: ctx.headers, body: '' });
+  const fromBody = r.body.trim() !== '' ? r.parser.parseEntities(r.input) : [];
+  const f = filterFromRequests([...fromHeaders, ...fromBody]);
+  const { category, attribute, value } = ctx.query;
+  if (typeof category === 'string' && category !== '') f.categories.push(category.replace(/\s+/g, ''));
+  if (typeof attribute === 'string' && attribute !== '') {
+    if (typeof value !== 'string') throw new BadRequest(`filter on attribute ${attribute} needs a value (?attribute=NAME&value=V)`);
+    f.attributes[attribute] = value;
+  }
+  return f;
+}
+
+/** Renders a listing: locations in text renderings (streamed where the body carries them), full entities in JSON. */
+async function sendListing(ctx: Context, deps: RouteDeps, r: RequestContext, listing: Listing, page?: PageRequest): Promise<void> {
+  const extra: Record<string, string> = { 'X-OCCI-Total': String(listing.total) };
+  if (page) {
+    const url = (p: number): string => {
+      const params = new URLSearchParams(ctx.querystring);
+      params.set('page', String(p));
+      return `${r.locate(ctx.path)}?${params.toString()}`;
+    };
+    if (page.page * page.number < listing.total) extra['X-OCCI-Next'] = url(page.page + 1);
+    if (page.page > 1) extra['X-OCCI-Prev'] = url(page.page - 1);
+  }
+  const json = r.renderer.mediaType === 'application/occi+json';
+  if (json) {
+    const tenant = callerOf(ctx).tenant;
+    const views = withLinks(deps, r, tenant, listing.docs);
+    // One stream per request: it keeps links apart from resources in a mixed listing.
+    return stream(ctx, 200, r.renderer, createEntityStream(), views, extra);
+  }
+  if (r.renderer.locationStream) {
+    return stream(ctx, 200, r.renderer, r.renderer.locationStream, locations(listing.docs, r), extra);
+  }
+  const all: string[] = [];
+  let size = 0;
+  for await (const l of locations(listing.docs, r)) {
+    size += l.length + 2;
+    if (size > HEADER_LISTING_MAX) throw new PayloadTooLarge(`this listing is too long for ${r.renderer.mediaType} headers; page it (?page=1&number=100) or ask for text/plain or application/occi+json`);
+    all.push(l);
+  }
+  send(ctx, 200, r.renderer, r.renderer.renderLocations(all), extra);
+}
+
+async function* locations(docs: Listing['docs'], r: RequestContext): AsyncGenerator<string> {
+  for await (const d of docs) yield r.locate(d.location);
+}
+
+/** Entity views for a listing, fetching links in batches (one view query per 200 entities). */
+async function* withLinks(deps: RouteDeps, r: RequestContext, tenant: string, docs: Listing['docs']): AsyncGenerator<EntityView> {
+  let batch: EntityDoc[] = [];
+  const flush = async function* (): AsyncGenerator<EntityView> {
+    const links = await deps.service.entities.linksOfMany(tenant, batch.filter((d) => d.source === undefined).map((d) => d.location));
+    for (const d of batch) yield entityView(deps.service.index, d, r.locate, links.get(d.location) ?? []);
+    batch = [];
+  };
+  for await (const d of docs) {
+    batch.push(d);
+    if (batch.length >= 200) yield* flush();
+  }
+  if (batch.length) yield* flush();
+}
+
+export async function entityRoutes(ctx: Context, r: RequestContext, deps: RouteDeps): Promise<void> {
+  const path = decodeURIComponent(ctx.path);
+  if (path.endsWith('/')) {
+    const category = deps.service.index.byLocation(path, callerOf(ctx).tenant);
+    if (category) return category.class === 'kind' ? kindCollection(ctx, r, deps, category) : mixinCollection(ctx, r, deps, category);
+    return unboundPath(ctx, r, deps, path);
+  }
+  return entity(ctx, r, deps, path);
+}
+
+async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: string): Promise<void> {
+  const { service } = deps;
+  const tenant = callerOf(ctx).tenant;
+  const action = ctx.query.action;
+  switch (ctx.method) {
+    case 'GET':
+    case 'HEAD': {
+      const doc = await service.get(tenant, path);
+      return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+    }
+    case 'POST': {
+      if (typeof action === 'string') {
+        const doc = await service.action(tenant, path, action, r.parser.parseAction(r.input), { ifMatch: ifMatch(ctx) });
+        return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+      }
+      const [req, ...more] = r.parser.parseEntities(r.input);
+      if (!req || more.length) throw new BadRequest('a partial update describes exactly one entity');
+      const doc = await service.update(tenant, path, req, { ifMatch: ifMatch(ctx) });
+      return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+    }
+    case 'PUT': {
+      const [req, ...more] = r.parser.parseEntities(r.input);
+      if (!req || more.length) throw new BadRequest('PUT describes exactly one entity');
+      const createOnly = ctx.get('If-None-Match').trim() === '*';
+      const existing = await service.entities.get(tenant, path);
+      if (existing && createOnly) throw new PreconditionFailed(`${path} exists (If-None-Match: *)`);
+      if (existing) {
+        const doc = await service.replace(tenant, path, req, { ifMatch: ifMatch(ctx) });
+        return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+      }
+      if (ifMatch(ctx) && ifMatch(ctx) !== '*') throw new PreconditionFailed(`${path} does not exist (If-Match)`);
+      const resource = service.prepare(tenant, req, { path });
+      const links = resource.source === undefined ? service.prepareLinks(tenant, resource, req.links) : [];
+      const [doc] = await service.create([{ resource, links }], { createOnly: true });
+      return created(ctx, deps, r, [doc!]);
+    }
+    case 'DELETE':
+      await service.delete(tenant, path, { ifMatch: ifMatch(ctx) });
+      return send(ctx, 200, r.renderer, r.renderer.renderOk());
+    default:
+      throw new MethodNotAllowed(ctx.method, path, ENTITY_ALLOW);
+  }
+}
+
+/** 201: `Location` is the first entity; text renderings also carry X-OCCI-Location for each. */
+async function created(ctx: Context, deps: RouteDeps, r: RequestContext, docs: EntityDoc[]): Promise<void> {
+  const locs = docs.map((d) => r.locate(d.location));
+  const extra: Record<string, string> = { Location: locs[0]! };
+  if (docs.length === 1) {
+    extra.ETag = etag(docs[0]!);
+    const rendered = r.renderer.renderEntity(await viewOf(deps, r, docs[0]!));
+    if (r.renderer.mediaType !== 'application/occi+json') rendered.headers.push(['X-OCCI-Location', locs[0]!]);
+    return send(ctx, 201, r.renderer, rendered, extra);
+  }
+  if (r.renderer.mediaType === 'application/occi+json') {
+    const views: EntityView[] = [];
+    for (const d of docs) views.push(await viewOf(deps, r, d));
+    return send(ctx, 201, r.renderer, r.renderer.renderEntities(views), extra);
+  }
+  const rendered = r.renderer.renderCreated(locs);
+  if (r.renderer.mediaType === 'text/plain') for (const l of locs) rendered.headers.push(['X-OCCI-Location', l]);
+  send(ctx, 201, r.renderer, rendered, extra);
+}
+
+async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, kind: Kind): Promise<void> {
+  const { service, collections } = deps;
+  const tenant = callerOf(ctx).tenant;
+  const action = ctx.query.action;
+  switch (ctx.method) {
+    case 'GET':
+    case 'HEAD': {
+      const page = pageOf(ctx);
+      return sendListing(ctx, deps, r, await collections.list(tenant, kind, filterOf(ctx, r), page), page);
+    }
+    case 'POST': {
+      if (typeof action === 'string') {
+        await collections.action(tenant, kind, action, r.parser.parseAction(r.input));
+        return send(ctx, 200, r.renderer, r.renderer.renderOk());
+      }
+      const reqs = r.parser.parseEntities(r.input);
+      if (reqs.length === 0) throw new BadRequest(`nothing to create: describe at least one ${kind.term}`);
+      const items = reqs.map((req) => {
+        const resource = service.prepare(tenant, req, { collection: kind });
+        const links = resource.source === undefined ? service.prepareLinks(tenant, resource, req.links) : [];
+        return { resource, links };
+      });
+      const seen = new Set<string>();
+      for (const { resource } of items) {
+        if (seen.has(resource.location)) throw new BadRequest(`the request creates ${resource.location} twice`);
+        seen.add(resource.location);
+      }
+      const made = await service.create(items);
+      const primaries = made.filter((d) => items.some((i) => i.resource.location === d.location));
+      return created(ctx, deps, r, primaries);
+    }
+    case 'DELETE': {
+      await collections.deleteAll(tenant, service.entities.iterate('by_kind', tenant, kind.scheme + kind.term));
+      return send(ctx, 200, r.renderer, r.renderer.renderOk());
+    }
+    default:
+      throw new MethodNotAllowed(ctx.method, ctx.path, KIND_ALLOW);
+  }
+}
+
+async function mixinCollection(ctx: Context, r: RequestContext, deps: RouteDeps, mixin: Mixin): Promise<void> {
+  const { collections } = deps;
+  const tenant = callerOf(ctx).tenant;
+  const action = ctx.query.action;
+  const members = async (): Promise<void> => {
+    const listing = await collections.list(tenant, mixin, { categories: [], attributes: {} });
+    await sendListing(ctx, deps, r, listing);
+  };
+  switch (ctx.method) {
+    case 'GET':
+    case 'HEAD': {
+      const page = pageOf(ctx);
+      return sendListing(ctx, deps, r, await collections.list(tenant, mixin, filterOf(ctx, r), page), page);
+    }
+    case 'POST':
+      if (typeof action === 'string') {
+        await collections.action(tenant, mixin, action, r.parser.parseAction(r.input));
+        return send(ctx, 200, r.renderer, r.renderer.renderOk());
+      }
+      await collections.associate(tenant, mixin, r.parser.parseLocations(r.input));
+      return members();
+    case 'PUT':
+      await collections.replaceMembership(tenant, mixin, r.body.trim() === '' && !ctx.get('X-OCCI-Location') ? [] : r.parser.parseLocations(r.input));
+      return members();
+    case 'DELETE':
+      await collections.disassociate(tenant, mixin, r.body.trim() === '' && !ctx.get('X-OCCI-Location') ? [] : r.parser.parseLocations(r.input));
+      return send(ctx, 200, r.renderer, r.renderer.renderOk());
+    default:
+      throw new MethodNotAllowed(ctx.method, ctx.path, MIXIN_ALLOW);
+  }
+}
+
+async function unboundPath(ctx: Context, r: RequestContext, deps: RouteDeps, prefix: string): Promise<void> {
+  const tenant = callerOf(ctx).tenant;
+  switch (ctx.method) {
+    case 'GET':
+    case 'HEAD': {
+      const page = pageOf(ctx);
+      const listing = await deps.collections.below(tenant, prefix, filterOf(ctx, r), page);
+      if (listing.total === 0 && prefix !== '/') throw new NotFound(`nothing at ${prefix}`);
+      return sendListing(ctx, deps, r, listing, page);
+    }
+    case 'DELETE': {
+      await deps.collections.deleteAll(tenant, deps.service.entities.below(tenant, prefix));
+      return send(ctx, 200, r.renderer, r.renderer.renderOk());
+    }
+    default:
+      throw new MethodNotAllowed(ctx.method, ctx.path, UNBOUND_ALLOW);
+  }
+}

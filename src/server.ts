@@ -1,0 +1,104 @@
+/**
+ * Start-up: open the store (embedded unless a CouchDB URL is given), load categories, start backends,
+ * build the service and the app. `main.ts` listens; tests call `startOccitan` and use `app.callback()`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type Koa from 'koa';
+import { buildApp } from './app';
+import type { BackendContext, BackendEntity, Logger } from './backends/backend';
+import { BackendRegistry, readBackendsFile } from './backends/registry';
+import type { Config } from './config';
+import { projectDir } from './config';
+import { loadBuiltinCategories } from './category-manager/builtin';
+import { CategoryManager } from './category-manager/manager';
+import { createLogger } from './log';
+import { Maintenance } from './service/maintenance';
+import { OcciService } from './service/occi-service';
+import { openDatabase, type Database } from './store/couch';
+import { startEmbeddedStore, type EmbeddedStore } from './store/embedded';
+import { EntityStore, type EntityDoc } from './store/entity-store';
+import { CouchKeyedState } from './store/keyed-state';
+
+export interface Occitan {
+  app: Koa;
+  service: OcciService;
+  db: Database;
+  /** The CouchDB URL in use (with credentials). */
+  couchUrl: string;
+  log: Logger;
+  maintenance: Maintenance;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use an in-memory embedded store (tests). */
+  memoryStore?: boolean;
+  log?: Logger;
+}
+
+export async function startOccitan(config: Config, opts: StartOptions = {}): Promise<Occitan> {
+  const log = opts.log ?? createLogger(config.log.level);
+  let embedded: EmbeddedStore | undefined;
+  let couchUrl = config.couchdb.url;
+  if (!couchUrl) {
+    if (!opts.memoryStore) fs.mkdirSync(config.dataDir, { recursive: true });
+    embedded = await startEmbeddedStore(opts.memoryStore ? { memory: true } : { dataDir: path.resolve(config.dataDir), log: (m) => log.debug(m) });
+    couchUrl = embedded.url;
+  }
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    const db = await openDatabase(couchUrl, config.couchdb.database, path.join(projectDir(), 'couchdb'));
+    const categories = new CategoryManager(db, loadBuiltinCategories(config.categoriesDir));
+    await categories.start();
+    closers.push(() => categories.stop());
+    const entities = new EntityStore(db);
+    const backends = new BackendRegistry(readBackendsFile(config.backendsFile), db, log);
+    const toBackend = (d: EntityDoc): BackendEntity => ({
+      id: d.uid, tenant: d.tenant, location: d.location, kind: d.kind, mixins: d.mixins, attributes: d.attributes,
+      ...(d.ref !== undefined ? { ref: d.ref } : {}),
+    });
+    const context = (provider: string, options: Record<string, unknown>): BackendContext => ({
+      provider,
+      options,
+      log,
+      resolve: async (tenant, id) => {
+        const d = await entities.byUid(id);
+        return d && d.tenant === tenant ? toBackend(d) : undefined;
+      },
+      owned: async function* () {
+        for await (const d of entities.byProvider(provider)) yield toBackend(d);
+      },
+      report: async (id, realised) => {
+        const d = await entities.byUid(id);
+        if (!d) return;
+        await entities.modify(d.tenant, d.location, (cur) => ({
+          ...cur,
+          attributes: { ...cur.attributes, ...realised.attributes },
+          ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
+        }));
+      },
+      state: new CouchKeyedState(db, provider),
+      clock: { now: () => Date.now(), duration: (name, fallback) => config.timers[name] ?? fallback },
+    });
+    await backends.start(context);
+    closers.push(() => backends.close());
+    for (const line of backends.describe()) log.info(`provider: ${line}`);
+    const service = new OcciService({ categories, entities, backends });
+    const maintenance = new Maintenance(service, log, { periodMs: config.timers.leaseSweep ?? 5000, graceMs: config.timers.recoveryGrace ?? 60000 });
+    maintenance.start();
+    closers.push(() => maintenance.stop());
+    const app = buildApp({ config, service, log });
+    return {
+      app, service, db, couchUrl, log, maintenance,
+      close: async () => {
+        for (const c of closers.reverse()) await c().catch(() => undefined);
+        await embedded?.close();
+      },
+    };
+  } catch (e) {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    await embedded?.close();
+    throw e;
+  }
+}

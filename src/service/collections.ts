@@ -1,0 +1,198 @@
+/**
+ * Collections: listing a kind's or mixin's entities (filtered, paged, streamed in batches), everything
+ * below an unbound path, mixin membership (associate, replace, disassociate), and verbs on a whole
+ * collection (delete, action).
+ */
+import { BadRequest, NotFound, PayloadTooLarge } from '../errors';
+import { sameValue } from '../model/attributes';
+import type { ActionRequest, Attributes, EntityRequest, Kind, Mixin, TypeId } from '../model/types';
+import { categoryId, splitTypeId } from '../model/types';
+import type { EntityDoc } from '../store/entity-store';
+import type { OcciService } from './occi-service';
+import { toPath } from './occi-service';
+import { PROVIDER_MIXIN } from './validate';
+
+/** What to keep: every category named (kind chain or mixin closure) and every attribute equal. */
+export interface EntityFilter {
+  categories: TypeId[];
+  attributes: Attributes;
+}
+
+export interface PageRequest {
+  page: number;
+  number: number;
+}
+
+export function filterFromRequests(reqs: readonly EntityRequest[]): EntityFilter {
+  const f: EntityFilter = { categories: [], attributes: {} };
+  for (const r of reqs) {
+    for (const c of r.categories) f.categories.push(c.id);
+    Object.assign(f.attributes, r.attributes);
+  }
+  return f;
+}
+
+export function isEmptyFilter(f: EntityFilter): boolean {
+  return f.categories.length === 0 && Object.keys(f.attributes).length === 0;
+}
+
+function loosely(a: unknown, b: unknown): boolean {
+  if (sameValue(a, b)) return true;
+  // Text filters carry every value as typed text; compare scalars by their text.
+  return (typeof a !== 'object' || a === null) && (typeof b !== 'object' || b === null) && String(a) === String(b);
+}
+
+export function matches(doc: EntityDoc, f: EntityFilter): boolean {
+  for (const c of f.categories) if (!doc.kinds.includes(c) && !doc.mixinClosure.includes(c)) return false;
+  for (const [name, value] of Object.entries(f.attributes)) if (!loosely(doc.attributes[name], value)) return false;
+  return true;
+}
+
+export interface Listing {
+  total: number;
+  docs: AsyncIterable<EntityDoc> | EntityDoc[];
+}
+
+export class Collections {
+  constructor(
+    private readonly service: OcciService,
+    private readonly limits: { pageSizeMax: number },
+  ) {}
+
+  checkPage(page: PageRequest | undefined): void {
+    if (!page) return;
+    if (!Number.isInteger(page.page) || page.page < 1) throw new BadRequest(`page must be a whole number from 1; got ${page.page}`);
+    if (!Number.isInteger(page.number) || page.number < 1) throw new BadRequest(`number must be a whole number from 1; got ${page.number}`);
+    if (page.number > this.limits.pageSizeMax) throw new PayloadTooLarge(`number ${page.number} is above the largest page, ${this.limits.pageSizeMax}`);
+  }
+
+  /**
+   * A kind's or mixin's collection. Unfiltered pages come straight from the view; filtered listings are
+   * streamed through in batches, counting matches (never holding the whole collection).
+   */
+  async list(tenant: string, category: Kind | Mixin, filter: EntityFilter, page?: PageRequest): Promise<Listing> {
+    this.checkPage(page);
+    const view = category.class === 'kind' ? 'by_kind' : 'by_mixin';
+    const id = categoryId(category);
+    const store = this.service.entities;
+    if (isEmptyFilter(filter)) {
+      if (page) {
+        const res = await store.collection(view, tenant, id, { skip: (page.page - 1) * page.number, limit: page.number });
+        return { total: res.total, docs: await store.getMany(res.ids) };
+      }
+      const res = await store.collection(view, tenant, id, { skip: 0, limit: 0 });
+      return { total: res.total, docs: store.iterate(view, tenant, id) };
+    }
+    const kept: EntityDoc[] = [];
+    let total = 0;
+    const from = page ? (page.page - 1) * page.number : 0;
+    const to = page ? from + page.number : Infinity;
+    for await (const doc of store.iterate(view, tenant, id)) {
+      if (!matches(doc, filter)) continue;
+      if (total >= from && total < to) kept.push(doc);
+      total++;
+    }
+    return { total, docs: kept };
+  }
+
+  /** Everything below an unbound path (e.g. `/` or `/vms/foo/`), optionally filtered. */
+  async below(tenant: string, prefix: string, filter: EntityFilter, page?: PageRequest): Promise<Listing> {
+    this.checkPage(page);
+    const kept: EntityDoc[] = [];
+    let total = 0;
+    const from = page ? (page.page - 1) * page.number : 0;
+    const to = page ? from + page.number : Infinity;
+    for await (const doc of this.service.entities.below(tenant, prefix)) {
+      if (!matches(doc, filter)) continue;
+      if (total >= from && total < to) kept.push(doc);
+      total++;
+    }
+    return { total, docs: kept };
+  }
+
+  /** DELETE on a kind collection (or an unbound path): every entity of this tenant there. */
+  async deleteAll(tenant: string, docs: AsyncIterable<EntityDoc> | EntityDoc[]): Promise<number> {
+    const all: EntityDoc[] = [];
+    for await (const d of docs) all.push(d);
+    // Links first: deleting a resource deletes its links, which may be in this list too.
+    all.sort((a, b) => Number(b.source !== undefined) - Number(a.source !== undefined));
+    let n = 0;
+    for (const d of all) {
+      const fresh = await this.service.entities.get(tenant, d.location);
+      if (!fresh) continue;
+      await this.service.destroy(fresh);
+      n++;
+    }
+    return n;
+  }
+
+  private async resolveLocations(tenant: string, locations: readonly string[]): Promise<EntityDoc[]> {
+    if (locations.length === 0) throw new BadRequest('no entity locations given: send X-OCCI-Location values (JSON: {"X-OCCI-Location": [...]})');
+    const docs: EntityDoc[] = [];
+    for (const loc of locations) {
+      const path = toPath(loc);
+      const d = await this.service.entities.get(tenant, path);
+      if (!d) throw new NotFound(`no entity at ${path}`);
+      docs.push(d);
+    }
+    return docs;
+  }
+
+  /** POST to a mixin location: associates the mixin with each entity named. All checked before any change. */
+  async associate(tenant: string, mixin: Mixin, locations: readonly string[]): Promise<void> {
+    const docs = await this.resolveLocations(tenant, locations);
+    const nexts = docs.map((d) => this.service.withMixins(d, [mixin], 'add'));
+    for (let i = 0; i < docs.length; i++) {
+      if (docs[i]!.mixins.includes(categoryId(mixin))) continue;
+      await this.service.applyChange(docs[i]!, nexts[i]!, {}, false);
+    }
+  }
+
+  /** PUT to a mixin location: exactly the named entities carry the mixin afterwards. */
+  async replaceMembership(tenant: string, mixin: Mixin, locations: readonly string[]): Promise<void> {
+    const wanted = locations.length ? await this.resolveLocations(tenant, locations) : [];
+    const wantedSet = new Set(wanted.map((d) => d.location));
+    const current: EntityDoc[] = [];
+    for await (const d of this.service.entities.iterate('by_mixin', tenant, categoryId(mixin))) if (d.mixins.includes(categoryId(mixin))) current.push(d);
+    for (const d of wanted) this.service.withMixins(d, [mixin], 'add');
+    for (const d of current) if (!wantedSet.has(d.location)) await this.service.applyChange(d, this.service.withMixins(d, [mixin], 'remove'), {}, false);
+    for (const d of wanted) if (!d.mixins.includes(categoryId(mixin))) await this.service.applyChange(d, this.service.withMixins(d, [mixin], 'add'), {}, false);
+  }
+
+  /** DELETE on a mixin location: disassociates the named entities, or every member when none is named. */
+  async disassociate(tenant: string, mixin: Mixin, locations: readonly string[]): Promise<void> {
+    if (categoryId(mixin) === PROVIDER_MIXIN) throw new BadRequest('the provider mixin is managed by occitan');
+    const docs = locations.length ? await this.resolveLocations(tenant, locations) : await this.members(tenant, mixin);
+    for (const d of docs) {
+      if (!d.mixins.includes(categoryId(mixin))) continue;
+      await this.service.applyChange(d, this.service.withMixins(d, [mixin], 'remove'), {}, false);
+    }
+  }
+
+  async members(tenant: string, mixin: Mixin): Promise<EntityDoc[]> {
+    const out: EntityDoc[] = [];
+    for await (const d of this.service.entities.iterate('by_mixin', tenant, categoryId(mixin))) if (d.mixins.includes(categoryId(mixin))) out.push(d);
+    return out;
+  }
+
+  /**
+   * POST `?action=term` on a collection: valid only if the action is defined by the collection's kind or
+   * mixin and so applies to every member; all members are checked before any is acted on.
+   */
+  async action(tenant: string, category: Kind | Mixin, term: string, req: ActionRequest): Promise<EntityDoc[]> {
+    const defined = this.service.index.actions(category.class === 'kind' ? categoryId(category) : '', category.class === 'mixin' ? [categoryId(category)] : [], tenant);
+    const own = category.class === 'kind' ? this.service.index.kindChain(categoryId(category)).flatMap((k) => k.actions) : defined;
+    const matchesTerm = own.filter((a) => splitTypeId(a).term === term);
+    if (matchesTerm.length === 0) throw new BadRequest(`no action ${JSON.stringify(term)} is defined by ${categoryId(category)}`);
+    const action = req.action ?? matchesTerm[0]!;
+    if (!matchesTerm.includes(action)) throw new BadRequest(`the query names action ${term} but the body names ${action}`);
+    const params = this.service.checkParams(action, req.attributes);
+    const docs: EntityDoc[] = [];
+    const view = category.class === 'kind' ? 'by_kind' : 'by_mixin';
+    for await (const d of this.service.entities.iterate(view, tenant, categoryId(category))) docs.push(d);
+    for (const d of docs) this.service.actionBackend(d, action);
+    const out: EntityDoc[] = [];
+    for (const d of docs) out.push(await this.service.perform(d, action, params));
+    return out;
+  }
+}

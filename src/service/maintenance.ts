@@ -1,0 +1,61 @@
+/**
+ * Work the service does on its own: ending leases and finishing what a crash interrupted. Safe with
+ * several occitan processes on one CouchDB: an entity is claimed by marking it `deleting` with its
+ * revision (compare-and-set), so exactly one process deletes it.
+ */
+import type { Logger } from '../backends/backend';
+import type { EntityDoc } from '../store/entity-store';
+import type { OcciService } from './occi-service';
+
+export class Maintenance {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly service: OcciService,
+    private readonly log: Logger,
+    private readonly opts: { periodMs: number; graceMs: number; now?: () => number },
+  ) {}
+
+  start(): void {
+    const tick = (): void => {
+      this.running = this.sweep()
+        .catch((e: unknown) => this.log.warn(`maintenance: ${(e as Error).message}`))
+        .finally(() => {
+          if (this.timer !== undefined) this.timer = setTimeout(tick, this.opts.periodMs);
+        });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One pass: leases that ended, then documents left `creating`/`deleting` longer than the grace period. */
+  async sweep(): Promise<void> {
+    const now = (this.opts.now ?? Date.now)();
+    for (const doc of await this.service.entities.leasesDue(now)) await this.claimAndDestroy(doc, 'lease ended');
+    for (const doc of await this.service.entities.unfinished()) {
+      if (now - Date.parse(doc.updated) < this.opts.graceMs) continue;
+      await this.claimAndDestroy(doc, doc.status === 'creating' ? 'creation interrupted' : 'deletion interrupted');
+    }
+  }
+
+  private async claimAndDestroy(doc: EntityDoc, why: string): Promise<void> {
+    let claimed: EntityDoc;
+    try {
+      claimed = await this.service.entities.update({ ...doc, status: 'deleting' });
+    } catch {
+      return; // another process claimed it, or it changed: the next pass looks again
+    }
+    try {
+      await this.service.destroy(claimed);
+      this.log.info(`deleted ${doc.tenant}:${doc.location}: ${why}`);
+    } catch (e) {
+      this.log.warn(`could not delete ${doc.location} (${why}): ${(e as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,520 @@
+/**
+ * The OCCI verbs, written once for every kind and media type: create, get, update, replace, delete and
+ * actions on single entities. Collections, filters and mixin membership are in collections.ts.
+ *
+ * Failure rule: a backend failure never leaves a half-made entity looking healthy. A create inserts the
+ * document as `creating`, asks the backend (which leaves nothing behind when it fails), and removes the
+ * document again on failure; links of a resource are made after it, and a failed link undoes them all.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Backend, BackendEntity, Change } from '../backends/backend';
+import type { BackendRegistry } from '../backends/registry';
+import type { CategoryManager } from '../category-manager/manager';
+import { BadRequest, Conflict, NotFound, NotImplemented, PreconditionFailed } from '../errors';
+import type { ActionRequest, Attributes, EntityRequest, Kind, LinkRequest, Mixin, TypeId } from '../model/types';
+import { CORE_ATTR, INFRA, LINK_KIND, RESOURCE_KIND, categoryId, splitTypeId } from '../model/types';
+import { coerceAttribute } from '../model/attributes';
+import type { EntityDoc, EntityStore } from '../store/entity-store';
+import { EntityStore as Store } from '../store/entity-store';
+import {
+  LEASE_MIXIN,
+  PROVIDER_ATTR,
+  PROVIDER_MIXIN,
+  checkAttributes,
+  checkEntityPath,
+  checkMixins,
+  completeAttributes,
+  resolveCategories,
+  segmentFromId,
+  templateFamily,
+} from './validate';
+
+export interface ServiceDeps {
+  categories: CategoryManager;
+  entities: EntityStore;
+  backends: BackendRegistry;
+  now?: () => number;
+}
+
+export interface WriteOptions {
+  /** `If-Match`: the revision the client last saw. */
+  ifMatch?: string;
+}
+
+/** Normalises an entity location the client sent (absolute URL or path) to a path. */
+export function toPath(location: string): string {
+  const m = /^https?:\/\/[^/]+(\/[^?#]*)?/.exec(location.trim());
+  const path = m ? (m[1] ?? '/') : location.trim().split(/[?#]/)[0]!;
+  return path.startsWith('/') ? path : '/' + path;
+}
+
+export class OcciService {
+  readonly categories: CategoryManager;
+  readonly entities: EntityStore;
+  readonly backends: BackendRegistry;
+  private readonly now: () => number;
+
+  constructor(deps: ServiceDeps) {
+    this.categories = deps.categories;
+    this.entities = deps.entities;
+    this.backends = deps.backends;
+    this.now = deps.now ?? Date.now;
+  }
+
+  get index() {
+    return this.categories.index;
+  }
+
+  // --- reading -------------------------------------------------------------------------------------
+
+  async get(tenant: string, location: string): Promise<EntityDoc> {
+    const doc = await this.entities.get(tenant, location);
+    if (!doc) throw new NotFound(`no entity at ${location}`);
+    return doc;
+  }
+
+  /** Outgoing links of a resource (for its rendering). */
+  async linksOf(doc: EntityDoc): Promise<EntityDoc[]> {
+    if (doc.source !== undefined) return [];
+    return this.entities.linksOf(doc.tenant, 'source', doc.location);
+  }
+
+  toBackendEntity(doc: EntityDoc, ends?: { source?: EntityDoc; target?: EntityDoc }): BackendEntity {
+    return {
+      id: doc.uid,
+      tenant: doc.tenant,
+      location: doc.location,
+      kind: doc.kind,
+      mixins: doc.mixins,
+      attributes: doc.attributes,
+      ...(ends?.source ? { source: { id: ends.source.uid, kind: ends.source.kind, ref: ends.source.ref } } : {}),
+      ...(ends?.target ? { target: { id: ends.target.uid, kind: ends.target.kind, ref: ends.target.ref } } : {}),
+      ...(doc.ref !== undefined ? { ref: doc.ref } : {}),
+    };
+  }
+
+  private async backendEntity(doc: EntityDoc): Promise<BackendEntity> {
+    if (doc.source === undefined) return this.toBackendEntity(doc);
+    const source = await this.entities.get(doc.tenant, doc.source);
+    const target = doc.target?.startsWith('/') ? await this.entities.get(doc.tenant, doc.target) : undefined;
+    return this.toBackendEntity(doc, { source, target });
+  }
+
+  // --- creating ------------------------------------------------------------------------------------
+
+  /**
+   * Builds the document for a new entity (not yet stored). `collection` is the kind whose location the
+   * client POSTed to; `path` a client-chosen location (PUT).
+   */
+  prepare(tenant: string, req: EntityRequest, at: { collection?: Kind; path?: string; source?: EntityDoc }): EntityDoc {
+    const { kind: named, mixins } = resolveCategories(this.index, tenant, req.categories);
+    const kind = named ?? at.collection;
+    if (!kind) throw new BadRequest('the request names no kind: send the Category of the kind to create (class "kind")');
+    if (at.collection && categoryId(kind) !== categoryId(at.collection)) {
+      throw new BadRequest(`${at.collection.location} is the collection of ${categoryId(at.collection)}; the request names ${categoryId(kind)}`);
+    }
+    if (!kind.location && !at.path) throw new BadRequest(`${categoryId(kind)} cannot be instantiated`);
+    const isLink = this.index.isKindOf(categoryId(kind), LINK_KIND);
+    if (!isLink && !this.index.isKindOf(categoryId(kind), RESOURCE_KIND)) throw new BadRequest(`${categoryId(kind)} is neither a resource nor a link kind`);
+    checkMixins(this.index, tenant, kind, mixins);
+    const mixinIds = mixins.map(categoryId).filter((m) => m !== PROVIDER_MIXIN);
+    const defs = this.index.attributeDefs(categoryId(kind), mixinIds, tenant);
+    const given = checkAttributes(req.attributes, { defs, clientChosen: new Set([CORE_ATTR.id]) });
+
+    let location: string;
+    let id: string;
+    if (at.path) {
+      checkEntityPath(at.path);
+      location = at.path;
+      id = typeof given[CORE_ATTR.id] === 'string' ? (given[CORE_ATTR.id] as string) : `urn:uuid:${randomUUID()}`;
+    } else {
+      const chosen = given[CORE_ATTR.id];
+      id = typeof chosen === 'string' && chosen !== '' ? chosen : `urn:uuid:${randomUUID()}`;
+      location = kind.location! + segmentFromId(id);
+    }
+    given[CORE_ATTR.id] = id;
+
+    let source: string | undefined;
+    let target: string | undefined;
+    if (isLink) {
+      const src = at.source ? at.source.location : given[CORE_ATTR.source];
+      const tgt = given[CORE_ATTR.target];
+      if (typeof src !== 'string' || src === '') throw new BadRequest(`a link needs ${CORE_ATTR.source}, the location of a local resource`);
+      if (typeof tgt !== 'string' || tgt === '') throw new BadRequest(`a link needs ${CORE_ATTR.target}`);
+      source = toPath(src);
+      target = /^https?:\/\//.test(tgt) || tgt.startsWith('/') ? (this.isLocal(tgt) ? toPath(tgt) : tgt) : tgt;
+      given[CORE_ATTR.source] = source;
+      given[CORE_ATTR.target] = target;
+    }
+    const attributes = completeAttributes(given, defs);
+    const chain = this.index.kindChain(categoryId(kind)).map(categoryId);
+    const provider = this.chooseProvider(kind, attributes, chain);
+    attributes[PROVIDER_ATTR] = provider;
+    const allMixins = [...mixinIds, PROVIDER_MIXIN];
+    const now = new Date(this.now()).toISOString();
+    const doc: EntityDoc = {
+      _id: Store.docId(tenant, location),
+      type: 'entity',
+      uid: randomUUID(),
+      tenant,
+      location,
+      kind: categoryId(kind),
+      kinds: chain,
+      mixins: allMixins,
+      mixinClosure: this.index.mixinClosure(allMixins, tenant).map(categoryId),
+      attributes,
+      ...(source !== undefined ? { source } : {}),
+      ...(target !== undefined ? { target } : {}),
+      provider,
+      status: 'creating',
+      created: now,
+      updated: now,
+    };
+    this.applyLease(doc);
+    return doc;
+  }
+
+  /** A URL on this server (a relative path, or an absolute URL whose path we serve) is local. */
+  private isLocal(target: string): boolean {
+    return target.startsWith('/') || /^https?:\/\/(localhost|127\.|\[::1\])/.test(target);
+  }
+
+  /** A template (or provider) mixin's default for occitan.provider wins; else the kind's default. */
+  private chooseProvider(kind: Kind, attributes: Attributes, chain: readonly TypeId[]): string {
+    const named = attributes[PROVIDER_ATTR];
+    if (typeof named === 'string' && named !== '') {
+      this.backends.get(named);
+      return named;
+    }
+    return this.backends.defaultFor(categoryId(kind), chain.slice(1));
+  }
+
+  private applyLease(doc: EntityDoc): void {
+    if (!doc.mixinClosure.includes(LEASE_MIXIN)) {
+      delete doc.leaseExpires;
+      delete doc.attributes['occitan.lease.expires'];
+      return;
+    }
+    const duration = doc.attributes['occitan.lease.duration'];
+    if (typeof duration !== 'number' || duration <= 0) throw new BadRequest('occitan.lease.duration must be a positive number of seconds');
+    if (doc.leaseExpires === undefined || doc.attributes['occitan.lease.expires'] === undefined) {
+      doc.leaseExpires = this.now() + duration * 1000;
+      doc.attributes['occitan.lease.expires'] = new Date(doc.leaseExpires).toISOString();
+    }
+  }
+
+  /** Inline links of a resource request, prepared against the (prepared) resource. */
+  prepareLinks(tenant: string, resource: EntityDoc, links: readonly LinkRequest[]): EntityDoc[] {
+    return links.map((l) => {
+      const refs = l.categories.length ? l.categories : [{ id: this.inferLinkKind(tenant, l), class: 'kind' as const }];
+      const req: EntityRequest = { categories: refs, attributes: { ...l.attributes, [CORE_ATTR.source]: resource.location }, links: [] };
+      const { kind } = resolveCategories(this.index, tenant, refs);
+      if (!kind || !this.index.isKindOf(categoryId(kind), LINK_KIND)) throw new BadRequest(`an inline link must name a link kind; got ${refs.map((r) => r.id).join(', ')}`);
+      const path = l.location ? toPath(l.location) : undefined;
+      return this.prepare(tenant, req, path ? { path, source: resource } : { collection: kind, source: resource });
+    });
+  }
+
+  /** A link with no category: networkinterface to a network, storagelink to a storage, else core#link. */
+  private inferLinkKind(tenant: string, l: LinkRequest): TypeId {
+    const tk = l.attributes[CORE_ATTR.targetKind];
+    if (tk === INFRA + 'network') return INFRA + 'networkinterface';
+    if (tk === INFRA + 'storage') return INFRA + 'storagelink';
+    const t = l.attributes[CORE_ATTR.target];
+    if (typeof t === 'string') {
+      const p = toPath(t);
+      if (p.startsWith('/network/')) return INFRA + 'networkinterface';
+      if (p.startsWith('/storage/')) return INFRA + 'storagelink';
+    }
+    void tenant;
+    return LINK_KIND;
+  }
+
+  /** Checks a link's ends before anything is made: local source resource, local target where required. */
+  private async checkLinkEnds(doc: EntityDoc, pendingSource?: EntityDoc): Promise<{ source: EntityDoc; target?: EntityDoc }> {
+    const source = pendingSource ?? (await this.entities.get(doc.tenant, doc.source!));
+    if (!source) throw new BadRequest(`link source ${doc.source} is not a resource here`);
+    if (source.source !== undefined) throw new BadRequest(`link source ${doc.source} is a link, not a resource`);
+    let target: EntityDoc | undefined;
+    if (doc.target!.startsWith('/')) {
+      target = await this.entities.get(doc.tenant, doc.target!);
+      if (!target) throw new BadRequest(`link target ${doc.target} does not exist`);
+      if (doc.attributes[CORE_ATTR.targetKind] === undefined) doc.attributes[CORE_ATTR.targetKind] = target.kind;
+    } else if (doc.kind === INFRA + 'storagelink' || doc.kind === INFRA + 'networkinterface') {
+      throw new BadRequest(`a ${splitTypeId(doc.kind).term} needs a local target; ${doc.target} is not on this server`);
+    }
+    return { source, target };
+  }
+
+  /** The provider that realises a link: its source's, when that provider serves the link's kind. */
+  private linkProvider(doc: EntityDoc, source: EntityDoc): string {
+    if (this.backends.serves(source.provider, doc.kind)) return source.provider;
+    return doc.provider;
+  }
+
+  /**
+   * Stores and realises new entities (a resource with its inline links, or several resources): all or
+   * none. On any failure, everything made so far is undone and the error is rethrown.
+   */
+  async create(docs: ReadonlyArray<{ resource: EntityDoc; links: EntityDoc[] }>, opts: { createOnly?: boolean } = {}): Promise<EntityDoc[]> {
+    const made: EntityDoc[] = [];
+    try {
+      for (const { resource, links } of docs) {
+        for (const l of links) {
+          const ends = await this.checkLinkEnds(l, resource.source === undefined ? resource : undefined);
+          l.provider = this.linkProvider(l, ends.source);
+          l.attributes[PROVIDER_ATTR] = l.provider;
+        }
+        if (resource.source !== undefined) {
+          const ends = await this.checkLinkEnds(resource);
+          resource.provider = this.linkProvider(resource, ends.source);
+          resource.attributes[PROVIDER_ATTR] = resource.provider;
+        }
+        made.push(await this.realise(resource, opts));
+        for (const l of links) made.push(await this.realise(l, {}));
+      }
+      return made;
+    } catch (e) {
+      for (const d of made.reverse()) await this.destroy(d).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Inserts one document as `creating`, asks its backend, then marks it ready. Undoes itself on failure. */
+  private async realise(doc: EntityDoc, opts: { createOnly?: boolean }): Promise<EntityDoc> {
+    if (await this.entities.byOcciId(doc.tenant, doc.attributes[CORE_ATTR.id] as string)) {
+      throw new Conflict(`an entity with id ${doc.attributes[CORE_ATTR.id] as string} already exists`);
+    }
+    let stored: EntityDoc;
+    try {
+      stored = await this.entities.insert(doc);
+    } catch (e) {
+      if (e instanceof Conflict && opts.createOnly) throw new PreconditionFailed(`${doc.location} exists (If-None-Match: *)`);
+      throw e;
+    }
+    try {
+      const backend = this.backends.get(doc.provider);
+      const realised = await backend.create(await this.backendEntity(stored));
+      stored = await this.entities.update({
+        ...stored,
+        attributes: { ...stored.attributes, ...realised.attributes },
+        ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
+        status: 'ready',
+      });
+      return stored;
+    } catch (e) {
+      await this.entities.remove(stored).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  // --- updating ------------------------------------------------------------------------------------
+
+  private checkRevision(doc: EntityDoc, opts: WriteOptions): void {
+    if (opts.ifMatch !== undefined && opts.ifMatch !== '*' && opts.ifMatch.replace(/^W\//, '').replace(/"/g, '') !== doc._rev) {
+      throw new PreconditionFailed(`${doc.location} is at revision ${doc._rev}, not ${opts.ifMatch}`);
+    }
+  }
+
+  /**
+   * POST to an entity: adds the mixins named (a new template replaces the old one of its family) and
+   * changes the attributes given. Inline links in a resource's request are created.
+   */
+  async update(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    const doc = await this.get(tenant, location);
+    this.checkRevision(doc, opts);
+    const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
+    if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
+    const next = this.withMixins(doc, mixins, 'add');
+    const updated = await this.applyChange(doc, next, req.attributes, false);
+    if (req.links.length && doc.source === undefined) {
+      // New inline links on an existing resource: each link is created as a standalone entity, all or none.
+      await this.create(this.prepareLinks(tenant, updated, req.links).map((l) => ({ resource: l, links: [] })));
+    }
+    return this.get(tenant, location);
+  }
+
+  /** PUT to an existing entity: full replacement of mixins and mutable attributes; links stay. */
+  async replace(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    const doc = await this.get(tenant, location);
+    this.checkRevision(doc, opts);
+    if (req.links.length) throw new BadRequest('a full update (PUT) leaves links intact; send links to the link kind\'s location or with POST');
+    const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
+    if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
+    const next = this.withMixins(doc, mixins, 'replace');
+    return this.applyChange(doc, next, req.attributes, true);
+  }
+
+  /** The document with its mixins changed; templates of one family replace each other. */
+  withMixins(doc: EntityDoc, mixins: readonly Mixin[], mode: 'add' | 'replace' | 'remove'): EntityDoc {
+    const kind = this.index.kind(doc.kind);
+    if (!kind) throw new Conflict(`the kind ${doc.kind} of ${doc.location} no longer exists`);
+    const ids = mixins.map(categoryId).filter((m) => m !== PROVIDER_MIXIN);
+    let list: TypeId[];
+    if (mode === 'remove') list = doc.mixins.filter((m) => !ids.includes(m));
+    else {
+      checkMixins(this.index, doc.tenant, kind, mixins);
+      const base = mode === 'replace' ? [] : doc.mixins.filter((m) => m !== PROVIDER_MIXIN);
+      const families = new Set(mixins.map((m) => templateFamily(this.index, m, doc.tenant)).filter((f): f is TypeId => !!f));
+      // A new OS or resource template removes the old one at once (GFD.224 §templates).
+      list = base.filter((m) => {
+        const mm = this.index.mixin(m, doc.tenant);
+        const f = mm ? templateFamily(this.index, mm, doc.tenant) : undefined;
+        return !(f && families.has(f)) && !ids.includes(m);
+      });
+      list.push(...ids);
+    }
+    if (!list.includes(PROVIDER_MIXIN)) list.push(PROVIDER_MIXIN);
+    return { ...doc, mixins: list, mixinClosure: this.index.mixinClosure(list, doc.tenant).map(categoryId) };
+  }
+
+  /**
+   * Validates `given` against the entity's definitions, asks the backend, stores the new revision.
+   * `full`: mutable attributes not given are reset to their defaults (PUT).
+   */
+  async applyChange(doc: EntityDoc, next: EntityDoc, given: Attributes, full: boolean): Promise<EntityDoc> {
+    const defs = this.index.attributeDefs(next.kind, next.mixins, next.tenant);
+    const checked = checkAttributes(given, { defs, current: doc.attributes });
+    const attributes: Attributes = {};
+    for (const [name, def] of Object.entries(defs)) {
+      const current = doc.attributes[name];
+      if (checked[name] !== undefined) attributes[name] = checked[name]!;
+      else if (full && def.mutable && name !== CORE_ATTR.source && name !== CORE_ATTR.target) {
+        if (def.default !== undefined) attributes[name] = def.default;
+      } else if (current !== undefined) attributes[name] = current;
+      else if (def.default !== undefined) attributes[name] = def.default;
+    }
+    for (const [name, value] of Object.entries(doc.attributes)) if (!(name in attributes) && !(name in defs)) attributes[name] = value;
+    const missing = Object.entries(defs).filter(([n, d]) => d.required && attributes[n] === undefined && n !== PROVIDER_ATTR).map(([n]) => n);
+    if (missing.length) throw new BadRequest(`missing required attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+    const candidate: EntityDoc = { ...next, attributes };
+    if (candidate.source !== undefined) {
+      const src = attributes[CORE_ATTR.source];
+      const tgt = attributes[CORE_ATTR.target];
+      if (typeof src === 'string') candidate.source = toPath(src);
+      if (typeof tgt === 'string') candidate.target = this.isLocal(tgt) ? toPath(tgt) : tgt;
+      attributes[CORE_ATTR.source] = candidate.source;
+      attributes[CORE_ATTR.target] = candidate.target!;
+      if (candidate.source !== doc.source || candidate.target !== doc.target) await this.checkLinkEnds(candidate);
+    }
+    this.applyLease(candidate);
+    const change: Change = {
+      attributes: Object.fromEntries(Object.entries(attributes).filter(([n, v]) => JSON.stringify(doc.attributes[n]) !== JSON.stringify(v))),
+      mixinsAdded: candidate.mixins.filter((m) => !doc.mixins.includes(m)),
+      mixinsRemoved: doc.mixins.filter((m) => !candidate.mixins.includes(m)),
+    };
+    if (Object.keys(change.attributes).length === 0 && change.mixinsAdded.length === 0 && change.mixinsRemoved.length === 0) return doc;
+    const backend = this.backends.get(doc.provider);
+    const realised = await backend.update(await this.backendEntity(candidate), change);
+    return this.entities.update({
+      ...candidate,
+      attributes: { ...candidate.attributes, ...realised.attributes },
+      ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
+    });
+  }
+
+  // --- deleting ------------------------------------------------------------------------------------
+
+  /** DELETE an entity: a resource's links (outgoing and incoming) go first. */
+  async delete(tenant: string, location: string, opts: WriteOptions = {}): Promise<void> {
+    const doc = await this.get(tenant, location);
+    this.checkRevision(doc, opts);
+    await this.destroy(doc);
+  }
+
+  /** Removes an entity from its platform and the store; idempotent. */
+  async destroy(doc: EntityDoc): Promise<void> {
+    if (doc.source === undefined) {
+      const links = [
+        ...(await this.entities.linksOf(doc.tenant, 'source', doc.location)),
+        ...(await this.entities.linksOf(doc.tenant, 'target', doc.location)),
+      ];
+      for (const l of links) await this.destroy(l);
+    }
+    // Mark first, so a crash between the backend call and the removal is finished at start-up.
+    let marked = doc;
+    if (doc.status !== 'deleting') {
+      const m = await this.entities.modify(doc.tenant, doc.location, (d) => ({ ...d, status: 'deleting' }));
+      if (!m) return;
+      marked = m;
+    }
+    await this.backends.get(doc.provider).delete(await this.backendEntity(marked));
+    const fresh = await this.entities.get(doc.tenant, doc.location);
+    if (fresh) await this.entities.remove(fresh);
+  }
+
+  // --- actions -------------------------------------------------------------------------------------
+
+  /** The action of `term` defined for this entity (kind chain and mixins), checked against the body. */
+  resolveAction(doc: EntityDoc, term: string, req: ActionRequest): TypeId {
+    const available = this.index.actions(doc.kind, doc.mixins, doc.tenant);
+    const matches = available.filter((a) => splitTypeId(a).term === term);
+    if (req.action && !matches.includes(req.action)) {
+      if (splitTypeId(req.action).term !== term) throw new BadRequest(`the query names action ${term} but the body names ${req.action}`);
+      throw new BadRequest(`action ${req.action} is not defined for ${doc.kind}`);
+    }
+    if (matches.length === 0) throw new BadRequest(`no action ${JSON.stringify(term)} for ${doc.location} (available: ${available.map((a) => splitTypeId(a).term).join(', ') || 'none'})`);
+    if (matches.length > 1 && !req.action) throw new Conflict(`action ${term} is ambiguous (${matches.join(', ')}); name it with its scheme in a Category`);
+    return req.action ?? matches[0]!;
+  }
+
+  /** Validates action parameters against the action's attribute definitions. */
+  checkParams(action: TypeId, params: Attributes): Attributes {
+    const def = this.index.action(action);
+    const defs = def?.attributes ?? {};
+    const out: Attributes = {};
+    for (const [name, value] of Object.entries(params)) {
+      const d = defs[name];
+      if (!d) throw new BadRequest(`action ${action} has no parameter ${name}${Object.keys(defs).length ? ` (parameters: ${Object.keys(defs).join(', ')})` : ''}`);
+      out[name] = coerceAttribute(name, value, d);
+    }
+    for (const [name, d] of Object.entries(defs)) {
+      if (out[name] === undefined && d.default !== undefined) out[name] = d.default;
+      if (out[name] === undefined && d.required) throw new BadRequest(`action ${action} needs parameter ${name}`);
+    }
+    return out;
+  }
+
+  /** The backend that performs `action` on `doc`, or 501 when its provider cannot. */
+  actionBackend(doc: EntityDoc, action: TypeId): Backend {
+    const backend = this.backends.get(doc.provider);
+    // A backend that does not list the entity's kind only records it (dummy for admin-defined kinds): every action is recorded.
+    if (!backend.actions.includes(action) && backend.kinds.includes(doc.kind)) {
+      throw new NotImplemented(`provider ${doc.provider} cannot perform ${action}`);
+    }
+    return backend;
+  }
+
+  async action(tenant: string, location: string, term: string, req: ActionRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    const doc = await this.get(tenant, location);
+    this.checkRevision(doc, opts);
+    const action = this.resolveAction(doc, term, req);
+    const params = this.checkParams(action, req.attributes);
+    return this.perform(doc, action, params);
+  }
+
+  async perform(doc: EntityDoc, action: TypeId, params: Attributes): Promise<EntityDoc> {
+    const backend = this.actionBackend(doc, action);
+    const realised = await backend.action(await this.backendEntity(doc), action, params);
+    const updated = await this.entities.modify(doc.tenant, doc.location, (d) => ({
+      ...d,
+      attributes: { ...d.attributes, ...realised.attributes },
+      ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
+    }));
+    if (!updated) throw new NotFound(`${doc.location} was deleted during the action`);
+    if (realised.runtimeChanged) await this.rerealiseLinks(updated);
+    return updated;
+  }
+
+  /** After a compute's runtime changed, its links are realised again (their backends adopt or rebuild). */
+  async rerealiseLinks(resource: EntityDoc): Promise<void> {
+    for (const link of await this.entities.linksOf(resource.tenant, 'source', resource.location)) {
+      const realised = await this.backends.get(link.provider).create(await this.backendEntity(link));
+      await this.entities.modify(link.tenant, link.location, (d) => ({
+        ...d,
+        attributes: { ...d.attributes, ...realised.attributes },
+        ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
+      }));
+    }
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * nano plumbing, with no OCCI knowledge: open a database and push the design documents in couchdb/,
+ * translate CouchDB/HTTP failures into occitan's errors, and follow a `_changes` feed resiliently.
+ * Works the same against Apache CouchDB 3 and the embedded express-pouchdb store.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import nano from 'nano';
+import type { DocumentScope, RequestOptions, ServerScope } from 'nano';
+import { BadGateway, Conflict, NotFound, OcciError, ServiceUnavailable } from '../errors';
+
+/** One CouchDB database. `db.config` holds `{ url, db }`; the url carries the credentials. */
+export type Database = DocumentScope<unknown>;
+export type Server = ServerScope;
+
+export interface Change {
+  id: string;
+  /** Opaque: a number on express-pouchdb, a string on CouchDB; always handed out as a string. */
+  seq: string;
+  deleted?: boolean;
+  doc?: unknown;
+}
+
+export interface FollowOptions {
+  /** Where to start: a seq from `updateSeq`/an earlier change, or 'now' (resolved when the loop starts). */
+  since: string | 'now';
+  /** Called once per change, in feed order; the next change waits for the returned promise. */
+  onChange: (change: Change) => void | Promise<void>;
+  includeDocs?: boolean;
+  /** Not supported: the embedded store's `_doc_ids`/`_selector` filters are unreliable. Filter in onChange. */
+  filterDocIds?: never;
+  /** Long-poll timeout asked of the server, ms (default 25 000); the client gives up 10 s after it. */
+  timeoutMs?: number;
+  /** Where failures and reconnections are reported (default: stderr). */
+  log?: (msg: string) => void;
+}
+
+export interface Follower {
+  /** Ends the loop (aborting the pending poll) and resolves once the current change handler returned. */
+  stop(): Promise<void>;
+}
+
+// Hosts of the databases opened so far: connection errors carry no URL, and a deployment has one CouchDB.
+const knownHosts = new Set<string>();
+
+/** A nano server scope for `url` (`http://user:pass@host:port`, optionally with a path prefix). */
+export function connectServer(url: string): Server {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`CouchDB URL must be http(s), got ${parsed.protocol}//${parsed.host}`);
+  }
+  knownHosts.add(parsed.host);
+  // nano's requests go through Node's global fetch dispatcher, which keeps connections alive.
+  return nano({ url: url.replace(/\/+$/, '') });
+}
+
+/**
+ * Opens (creating if missing) database `name` and brings every design document in `designDir` (`*.json`,
+ * one document per file, `_id` defaulting to `_design/<file name>`) up to date. A document is written only
+ * when its content differs from the stored one, so a second call writes nothing.
+ */
+export async function openDatabase(url: string, name: string, designDir: string): Promise<Database> {
+  const server = connectServer(url);
+  const designs = await readDesignDocs(designDir);
+  try {
+    // Ask first: a non-admin account (Apache CouchDB) may use an existing database but not PUT it.
+    await server.db.get(name);
+  } catch (e) {
+    if (couchStatus(e) !== 404) throw translateCouchError(e, `database ${name}`, url);
+    try {
+      await server.db.create(name);
+    } catch (e2) {
+      // 412 file_exists: another occitan process created it meanwhile.
+      if (couchStatus(e2) !== 412) throw translateCouchError(e2, `database ${name}`, url);
+    }
+  }
+  const db = server.use<unknown>(name);
+  for (const doc of designs) await pushDesignDoc(db, doc, url);
+  return db;
+}
+
+type DesignDoc = Record<string, unknown> & { _id: string };
+
+async function readDesignDocs(dir: string): Promise<DesignDoc[]> {
+  let files: string[];
+  try {
+    files = (await fs.readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  } catch (e) {
+    throw new Error(`cannot read the design documents in ${dir}: ${(e as Error).message}`);
+  }
+  const docs: DesignDoc[] = [];
+  for (const f of files) {
+    const file = path.join(dir, f);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error(`${file}: a design document must be a JSON object`);
+    }
+    const { _rev: _ignored, ...content } = parsed as Record<string, unknown>;
+    const id = content._id ?? `_design/${path.basename(f, '.json')}`;
+    if (typeof id !== 'string' || !id.startsWith('_design/')) {
+      throw new Error(`${file}: _id must start with "_design/", got ${JSON.stringify(id)}`);
+    }
+    docs.push({ ...content, _id: id });
+  }
+  return docs;
+}
+
+async function pushDesignDoc(db: Database, doc: DesignDoc, url: string): Promise<void> {
+  const what = `design document ${doc._id}`;
+  // A concurrent start of another occitan process may write the same document: re-read and compare again.
+  for (let attempt = 1; ; attempt++) {
+    let current: Record<string, unknown> | undefined;
+    try {
+      current = (await db.get(doc._id)) as unknown as Record<string, unknown>;
+    } catch (e) {
+      if (couchStatus(e) !== 404) throw translateCouchError(e, what, url);
+    }
+    if (current && canonical(withoutRev(current)) === canonical(doc)) return;
+    try {
+      await db.insert(current ? { ...doc, _rev: current._rev } : doc);
+      return;
+    } catch (e) {
+      if (couchStatus(e) !== 409 || attempt >= 5) throw translateCouchError(e, what, url);
+    }
+  }
+}
+
+function withoutRev(doc: Record<string, unknown>): Record<string, unknown> {
+  const { _rev: _r, _revisions: _rs, _conflicts: _c, ...rest } = doc;
+  return rest;
+}
+
+/** JSON with object keys sorted, so equal documents compare equal whatever their key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val !== null && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : val,
+  );
+}
+
+/** The HTTP status of a nano error, if CouchDB answered at all. */
+export function couchStatus(e: unknown): number | undefined {
+  const s = (e as { statusCode?: unknown } | null)?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+const CONNECTION_FAILURE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|other side closed|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|Connect Timeout|fetch failed|terminated/i;
+
+/**
+ * CouchDB failures as occitan errors. `what` names the thing being read or written ("entity /compute/a");
+ * `url`, when known, names the server in messages (its credentials never appear). Anything that is not a
+ * CouchDB or connection failure is returned unchanged.
+ */
+export function translateCouchError(e: unknown, what: string, url?: string): Error {
+  if (e instanceof OcciError) return e;
+  const status = couchStatus(e);
+  const host = hostOf(url, e);
+  if (status === undefined) {
+    const text = errorText(e);
+    const code = CONNECTION_FAILURE.exec(text)?.[0];
+    if (code) {
+      const where = host ? `CouchDB at ${host}` : 'CouchDB';
+      return new ServiceUnavailable(`${where} is unreachable (${code}) while accessing ${what}`);
+    }
+    return e instanceof Error ? e : new Error(scrub(text));
+  }
+  const at = host ? ` at ${host}` : '';
+  const reason = scrub(String((e as { reason?: unknown }).reason ?? (e as Error).message ?? ''));
+  if (status === 401 || status === 403) {
+    return new ServiceUnavailable(`CouchDB${at} refused occitan's credentials (HTTP ${status}) for ${what}`);
+  }
+  if (status === 404) return new NotFound(`${what} not found`);
+  if (status === 409) return new Conflict(`${what} was changed concurrently (CouchDB update conflict)`);
+  if (status >= 500) return new BadGateway(`CouchDB${at} failed on ${what}: HTTP ${status} ${reason}`.trim());
+  return e instanceof Error ? e : new Error(scrub(String(e)));
+}
+
+/** The message and codes of an error and its causes (nano wraps fetch's error in its own message). */
+function errorText(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
+    const o = cur as { message?: unknown; code?: unknown; cause?: unknown };
+    if (typeof o.message === 'string') parts.push(o.message);
+    if (typeof o.code === 'string') parts.push(o.code);
+    if (typeof cur === 'string') parts.push(cur);
+    cur = o.cause;
+  }
+  return parts.join(' ');
+}
+
+function hostOf(url: string | undefined, e: unknown): string | undefined {
+  if (url) {
+    try {
+      return new URL(url).host;
+    } catch {
+      return undefined;
+    }
+  }
+  // "connect ECONNREFUSED 127.0.0.1:5984" names the address; otherwise fall back on the one known server.
+  const m = /(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\s+(\S+:\d+)/.exec(errorText(e));
+  if (m?.[1]) return m[1];
+  return knownHosts.size === 1 ? [...knownHosts][0] : undefined;
+}
+
+/** Removes `user:password@` from anything URL-shaped. */
+function scrub(s: string): string {
+  return s.replace(/\/\/[^/\s@]*@/g, '//');
+}
+
+/** The database's `update_seq`, as a string (express-pouchdb gives a number, CouchDB an opaque string). */
+export async function updateSeq(db: Database): Promise<string> {
+  try {
+    return String((await db.info()).update_seq);
+  } catch (e) {
+    throw translateCouchError(e, `database ${db.config.db}`, db.config.url);
+  }
+}
+
+interface ChangesBody {
+  results?: Array<{ id: string; seq: unknown; deleted?: boolean; doc?: unknown }>;
+  last_seq?: unknown;
+}
+
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Follows `db`'s `_changes` with a long-poll loop that survives the server going away: failures are
+ * logged (once per outage) and retried with backoff, never thrown. A handler that throws is logged and
+ * its change skipped, so one bad document cannot stall the feed.
+ */
+export function followChanges(db: Database, opts: FollowOptions): Follower {
+  const name = db.config.db;
+  // A separate nano for the feed: identity encoding, because a compressing server may buffer a feed.
+  const feed = nano({ url: db.config.url, headers: { 'Accept-Encoding': 'identity' } });
+  const log = opts.log ?? ((m: string) => process.stderr.write(`occitan: ${m}\n`));
+  const timeoutMs = opts.timeoutMs ?? 25_000;
+  const stopper = new AbortController();
+  let since = opts.since;
+
+  const request = async <T>(req: RequestOptions, signal: AbortSignal): Promise<T> =>
+    // nano forwards `signal` to fetch although its typings do not declare it.
+    (await feed.request({ ...req, signal } as RequestOptions)) as T;
+
+  const loop = async (): Promise<void> => {
+    let backoff = MIN_BACKOFF_MS;
+    let failing = false;
+    while (!stopper.signal.aborted) {
+      const poll = new AbortController();
+      const abortPoll = (): void => poll.abort();
+      stopper.signal.addEventListener('abort', abortPoll, { once: true });
+      // The embedded store ignores `timeout` and only sends heartbeats, so the client bounds each poll.
+      const timer = setTimeout(abortPoll, timeoutMs + 10_000);
+      try {
+        if (since === 'now') {
+          since = String((await request<{ update_seq: unknown }>({ db: name }, poll.signal)).update_seq);
+        }
+        const qs = { feed: 'longpoll', since, timeout: timeoutMs, include_docs: opts.includeDocs === true };
+        const body = await request<ChangesBody>({ db: name, path: '_changes', qs }, poll.signal);
+        if (!body || !Array.isArray(body.results)) throw new Error('malformed _changes response');
+        if (failing) log(`changes feed of ${name} is back`);
+        failing = false;
+        backoff = MIN_BACKOFF_MS;
+        for (const r of body.results) {
+          try {
+            const change: Change = { id: r.id, seq: String(r.seq) };
+            if (r.deleted) change.deleted = true;
+            if (r.doc !== undefined) change.doc = r.doc;
+            await opts.onChange(change);
+          } catch (e) {
+            log(`change handler failed on ${r.id} in ${name}: ${scrub(errorText(e))}`);
+          }
+          since = String(r.seq);
+          if (stopper.signal.aborted) return;
+        }
+        if (body.last_seq !== undefined && body.last_seq !== null) since = String(body.last_seq);
+      } catch (e) {
+        if (stopper.signal.aborted) return;
+        if (poll.signal.aborted) continue; // our own bound on a quiet poll: simply poll again
+        if (!failing) log(`changes feed of ${name} failed, retrying: ${scrub(translateCouchError(e, `changes of ${name}`, db.config.url).message)}`);
+        failing = true;
+        await sleep(backoff * (0.8 + Math.random() * 0.4), stopper.signal);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      } finally {
+        clearTimeout(timer);
+        stopper.signal.removeEventListener('abort', abortPoll);
+      }
+    }
+  };
+
+  const running = loop().catch((e: unknown) => log(`changes feed of ${name} stopped: ${scrub(errorText(e))}`));
+  return {
+    stop: async () => {
+      stopper.abort();
+      await running;
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
