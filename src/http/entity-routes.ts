@@ -38,7 +38,7 @@ function ifMatch(ctx: Context): string | undefined {
 }
 
 async function viewOf(deps: RouteDeps, r: RequestContext, doc: EntityDoc): Promise<EntityView> {
-  return entityView(deps.service.index, doc, r.locate, await deps.service.linksOf(doc));
+  return entityView(deps.service.index, doc, r.locate, await deps.service.linksOf(doc), (d, a) => deps.service.canPerform(d, a));
 }
 
 function pageOf(ctx: Context): PageRequest | undefined {
@@ -105,7 +105,7 @@ async function* withLinks(deps: RouteDeps, r: RequestContext, tenant: string, do
   let batch: EntityDoc[] = [];
   const flush = async function* (): AsyncGenerator<EntityView> {
     const links = await deps.service.entities.linksOfMany(tenant, batch.filter((d) => d.source === undefined).map((d) => d.location));
-    for (const d of batch) yield entityView(deps.service.index, d, r.locate, links.get(d.location) ?? []);
+    for (const d of batch) yield entityView(deps.service.index, d, r.locate, links.get(d.location) ?? [], (x, a) => deps.service.canPerform(x, a));
     batch = [];
   };
   for await (const d of docs) {

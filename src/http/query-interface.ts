@@ -7,6 +7,7 @@ import { filterByQuery, filterCategories, idOf } from '../category-manager/defin
 import { BadRequest, Forbidden, MethodNotAllowed, NotFound } from '../errors';
 import type { Category, CategoryCollection, CategoryDefinition, Kind, Mixin } from '../model/types';
 import type { Renderer } from '../rendering/rendering';
+import { parseProviderUpdate } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections } from '../service/collections';
 import type { OcciService } from '../service/occi-service';
@@ -33,27 +34,15 @@ export function locateCategories(c: CategoryCollection, locate: (p: string) => s
   };
 }
 
-/** The provider-table update body of pyOCNI: `{"providers":[{"Provider":{"local":[…],"remote":[…]},"OCCI_ID":"…"}]}`. */
-function providerChanges(body: string): Array<{ kind: string; local: string[]; remote: string[] }> | undefined {
-  let parsed: unknown;
+/** A JSON body whose top level has `providers` is pyOCNI's provider-table update, not a category update. */
+function isProviderUpdate(r: RequestContext): boolean {
+  if (!/json/i.test(String(r.input.headers['content-type'] ?? ''))) return false;
   try {
-    parsed = JSON.parse(body);
+    const parsed: unknown = JSON.parse(r.body);
+    return typeof parsed === 'object' && parsed !== null && 'providers' in parsed;
   } catch {
-    return undefined;
+    return false;
   }
-  if (typeof parsed !== 'object' || parsed === null || !('providers' in parsed)) return undefined;
-  const list = (parsed as { providers: unknown }).providers;
-  if (!Array.isArray(list)) throw new BadRequest('providers must be an array of {"Provider": {"local": [...]}, "OCCI_ID": "scheme#term"}');
-  return list.map((entry, i) => {
-    const e = entry as { OCCI_ID?: unknown; Provider?: { local?: unknown; remote?: unknown } };
-    const strings = (v: unknown, name: string): string[] => {
-      if (v === undefined) return [];
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new BadRequest(`providers/${i}/Provider/${name} must be an array of provider names`);
-      return v as string[];
-    };
-    if (typeof e.OCCI_ID !== 'string') throw new BadRequest(`providers/${i}/OCCI_ID must name a kind (scheme#term)`);
-    return { kind: e.OCCI_ID.replace(/\s+/g, ''), local: strings(e.Provider?.local, 'local'), remote: strings(e.Provider?.remote, 'remote') };
-  });
 }
 
 export async function queryInterface(ctx: Context, r: RequestContext, service: OcciService, collections: Collections): Promise<void> {
@@ -89,9 +78,8 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
     }
     case 'PUT': {
       requireAdmin(caller, 'updating categories and the provider table');
-      const changes = r.body.trim().startsWith('{') ? providerChanges(r.body) : undefined;
-      if (changes) {
-        const table = await service.backends.updateProviders(changes);
+      if (isProviderUpdate(r)) {
+        const table = await service.backends.updateProviders(parseProviderUpdate(r.input));
         ctx.status = 200;
         ctx.type = 'application/json; charset=utf-8';
         ctx.body = JSON.stringify(table);

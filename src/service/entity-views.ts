@@ -59,9 +59,14 @@ function orderedAttributes(index: CategoryIndex, doc: EntityDoc, locate: Locate)
   return out;
 }
 
-export function entityView(index: CategoryIndex, doc: EntityDoc, locate: Locate, links?: readonly EntityDoc[]): EntityView {
+/** Whether the entity's provider can perform an action (others are not rendered as action links). */
+export type CanPerform = (doc: EntityDoc, action: TypeId) => boolean;
+
+export function entityView(index: CategoryIndex, doc: EntityDoc, locate: Locate, links?: readonly EntityDoc[], can?: CanPerform): EntityView {
   const location = locate(doc.location);
-  const actions: ActionLink[] = applicableActions(index, doc).map((a) => ({ href: `${location}?action=${splitTypeId(a).term}`, action: a }));
+  const actions: ActionLink[] = applicableActions(index, doc)
+    .filter((a) => !can || can(doc, a))
+    .map((a) => ({ href: `${location}?action=${splitTypeId(a).term}`, action: a }));
   const view: EntityView = {
     location,
     kind: doc.kind,
@@ -69,6 +74,6 @@ export function entityView(index: CategoryIndex, doc: EntityDoc, locate: Locate,
     attributes: orderedAttributes(index, doc, locate),
     actions,
   };
-  if (doc.source === undefined) view.links = (links ?? []).map((l) => entityView(index, l, locate));
+  if (doc.source === undefined) view.links = (links ?? []).map((l) => entityView(index, l, locate, undefined, can));
   return view;
 }

@@ -485,6 +485,16 @@ export class OcciService {
     return backend;
   }
 
+  /** Whether `action` would reach a backend that performs it (for rendering action links). */
+  canPerform(doc: EntityDoc, action: TypeId): boolean {
+    try {
+      this.actionBackend(doc, action);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async action(tenant: string, location: string, term: string, req: ActionRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
     const doc = await this.get(tenant, location);
     this.checkRevision(doc, opts);
