@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 node -e 'const [a]=process.versions.node.split(".");if(+a<20){console.error("occitan needs Node.js >= 20 (Debian 12 ships 18): "+process.version);process.exit(1)}'
 bash scripts/install-deps.sh
 npx tsc -p tsconfig.json --noEmit
+bash scripts/services.sh start docker
 npx jest --ci "$@"

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
+import { authMiddleware, type Authenticator } from './auth';
 import type { Logger } from './backends/backend';
 import { projectDir, type Config } from './config';
 import { RequestHeaderFieldsTooLarge } from './errors';
@@ -22,10 +23,12 @@ export interface AppDeps {
   config: Config;
   service: OcciService;
   log: Logger;
+  /** Who may call (src/auth): every request passes it right after the error middleware. */
+  auth: Authenticator;
 }
 
 export function buildApp(deps: AppDeps): Koa {
-  const { config, service, log } = deps;
+  const { config, service, log, auth } = deps;
   const app = new Koa();
   app.proxy = false;
   const collections = new Collections(service, config.limits);
@@ -37,6 +40,7 @@ export function buildApp(deps: AppDeps): Koa {
     await next();
   });
   app.use(errorMiddleware(log));
+  app.use(authMiddleware(auth));
   app.use(async (ctx, next) => {
     if (ctx.req.rawHeaders.length / 2 > config.limits.headerCount) {
       throw new RequestHeaderFieldsTooLarge(`the request has ${ctx.req.rawHeaders.length / 2} header lines; the limit is ${config.limits.headerCount}`);

@@ -3,18 +3,24 @@
  * The `occitan` command. Arguments are parsed with node's util.parseArgs (no extra dependency).
  *   occitan serve [--config FILE]                    run the server
  *   occitan store --data-dir DIR [--port N] [--bind A]  run the embedded CouchDB-protocol store on its own
+ *   occitan token add --user U --tenant T --role admin|member [--global-admin] [--config FILE]
+ *   occitan token revoke --id ID [--config FILE]
+ *   occitan user add --user U --tenant T --role admin|member [--global-admin] [--config FILE]   (password on stdin)
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config';
+import { isRole } from './auth/principal';
+import { tokenFilePath } from './auth/startup';
+import { TokenFileError, addToken, addUser, revokeToken } from './auth/token-file';
+import { ConfigError, loadConfig, type Config } from './config';
 import { startOccitan } from './server';
 import { runStandaloneStore } from './store/standalone';
 
-async function serve(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
-  let config;
+function configFrom(file: string | undefined): Config {
   try {
-    config = loadConfig({ file: values.config });
+    return loadConfig({ file });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`occitan: ${e.message}\n`);
@@ -22,12 +28,29 @@ async function serve(argv: string[]): Promise<void> {
     }
     throw e;
   }
-  const occitan = await startOccitan(config);
-  const server = http.createServer({ maxHeaderSize: config.limits.headerBytes }, occitan.app.callback());
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  const config = configFrom(values.config);
+  let occitan;
+  try {
+    occitan = await startOccitan(config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`occitan: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const tls = config.tls.cert !== '' && config.tls.key !== '';
+  const server = tls
+    ? https.createServer({ maxHeaderSize: config.limits.headerBytes, cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, occitan.app.callback())
+    : http.createServer({ maxHeaderSize: config.limits.headerBytes }, occitan.app.callback());
   server.listen(config.port, config.bind, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    process.stdout.write(`occitan listening on http://${config.bind.includes(':') ? `[${config.bind}]` : config.bind}:${port}\n`);
+    process.stdout.write(`occitan listening on ${tls ? 'https' : 'http'}://${config.bind.includes(':') ? `[${config.bind}]` : config.bind}:${port}\n`);
   });
   const stop = (): void => {
     server.close(() => void occitan.close().then(() => process.exit(0)));
@@ -46,6 +69,60 @@ async function store(argv: string[]): Promise<void> {
   await runStandaloneStore({ dataDir: values['data-dir'], port: Number(values.port ?? '5984'), bind: values.bind });
 }
 
+const GRANT_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  user: { type: 'string' },
+  tenant: { type: 'string' },
+  role: { type: 'string' },
+  'global-admin': { type: 'boolean' },
+} as const;
+
+function grantFrom(values: { user?: string; tenant?: string; role?: string; 'global-admin'?: boolean }, command: string): { user: string; tenant: string; role: 'admin' | 'member'; globalAdmin: boolean } {
+  if (!values.user || !values.tenant || !values.role) throw new Error(`occitan ${command} needs --user U --tenant T --role admin|member`);
+  if (!isRole(values.role)) throw new Error(`--role must be admin or member, not ${values.role}`);
+  return { user: values.user, tenant: values.tenant, role: values.role, globalAdmin: values['global-admin'] === true };
+}
+
+/** `occitan token add|revoke`: edits the token file; a running server picks the change up. */
+function token(argv: string[]): void {
+  const [sub, ...rest] = argv;
+  if (sub === 'add') {
+    const { values } = parseArgs({ args: rest, options: GRANT_OPTIONS });
+    const file = tokenFilePath(configFrom(values.config));
+    const { id, token: secret } = addToken(file, grantFrom(values, 'token add'));
+    process.stderr.write(`occitan: token ${id} added to ${file}; it is shown only this once:\n`);
+    process.stdout.write(`${secret}\n`);
+    return;
+  }
+  if (sub === 'revoke') {
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, id: { type: 'string' } } });
+    if (!values.id) throw new Error('occitan token revoke needs --id ID (the part of the token before the dot)');
+    const file = tokenFilePath(configFrom(values.config));
+    if (!revokeToken(file, values.id)) throw new Error(`no token ${values.id} in ${file}`);
+    process.stdout.write(`token ${values.id} revoked\n`);
+    return;
+  }
+  throw new Error('usage: occitan token add --user U --tenant T --role admin|member [--global-admin] | occitan token revoke --id ID');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** `occitan user add`: a Basic user; the password is read from stdin (never from the command line). */
+async function user(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'add') throw new Error('usage: occitan user add --user U --tenant T --role admin|member [--global-admin] < password');
+  const { values } = parseArgs({ args: rest, options: GRANT_OPTIONS });
+  const file = tokenFilePath(configFrom(values.config));
+  const g = grantFrom(values, 'user add');
+  if (process.stdin.isTTY) process.stderr.write('password (then Enter and Ctrl-D): ');
+  await addUser(file, g, await readStdin());
+  process.stdout.write(`user ${g.user} saved in ${file}\n`);
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command ?? 'serve') {
@@ -53,13 +130,17 @@ async function main(): Promise<void> {
       return serve(rest);
     case 'store':
       return store(rest);
+    case 'token':
+      return token(rest);
+    case 'user':
+      return user(rest);
     default:
-      process.stderr.write('usage: occitan serve [--config FILE] | occitan store --data-dir DIR [--port N] [--bind ADDR]\n');
+      process.stderr.write('usage: occitan serve [--config FILE] | occitan store --data-dir DIR [--port N] [--bind ADDR] | occitan token add|revoke … | occitan user add …\n');
       process.exit(2);
   }
 }
 
 main().catch((e: unknown) => {
   process.stderr.write(`occitan: ${(e as Error).message}\n`);
-  process.exit(1);
+  process.exit(e instanceof TokenFileError ? 2 : 1);
 });

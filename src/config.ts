@@ -28,6 +28,25 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** Named waits in milliseconds (lease sweep period, graceful-stop timeouts), short in tests. */
   timers: Record<string, number>;
+  /** Who may call: a token file (default), OIDC/JWT access tokens, or nobody checked (loopback only). */
+  auth: {
+    mode: 'tokens' | 'oidc' | 'none';
+    /** The token file; empty means `<dataDir>/tokens.yaml`. */
+    tokenFile: string;
+    oidc: {
+      issuer: string;
+      audience: string;
+      /** Where the signing keys are: a JWKS URL (cached and refreshed) or a local JWKS file. */
+      jwksUrl: string;
+      jwksFile: string;
+      /** Claim names mapped to the caller's user, tenant and role. */
+      claims: { user: string; tenant: string; role: string };
+    };
+  };
+  /** PEM files; with both set the server speaks HTTPS. */
+  tls: { cert: string; key: string };
+  /** Allows a non-loopback bind without TLS (plain HTTP carries credentials in clear). */
+  allowInsecureBind: boolean;
 }
 
 /** The folder holding package.json, whether running from src/ (ts-node, jest) or dist/src/ (compiled). */
@@ -50,6 +69,13 @@ export const defaults: Config = {
   limits: { bodyBytes: 1048576, headerBytes: 65536, headerCount: 200, pageSizeMax: 1000, pageSizeDefault: 1000 },
   log: { level: 'info' },
   timers: { leaseSweep: 5000 },
+  auth: {
+    mode: 'tokens',
+    tokenFile: '',
+    oidc: { issuer: '', audience: '', jwksUrl: '', jwksFile: '', claims: { user: 'sub', tenant: 'tenant', role: 'role' } },
+  },
+  tls: { cert: '', key: '' },
+  allowInsecureBind: false,
 };
 
 /** The project's root folder (where categories/, couchdb/ and backends.json live). */
@@ -93,6 +119,35 @@ const schema = {
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
     },
     timers: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        mode: { enum: ['tokens', 'oidc', 'none'] },
+        tokenFile: { type: 'string' },
+        oidc: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            issuer: { type: 'string' },
+            audience: { type: 'string' },
+            jwksUrl: { type: 'string', pattern: '^(https?://\\S+)?$' },
+            jwksFile: { type: 'string' },
+            claims: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { user: { type: 'string', minLength: 1 }, tenant: { type: 'string', minLength: 1 }, role: { type: 'string', minLength: 1 } },
+            },
+          },
+        },
+      },
+    },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { cert: { type: 'string' }, key: { type: 'string' } },
+    },
+    allowInsecureBind: { type: 'boolean' },
   },
 } as const;
 

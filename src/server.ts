@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Koa from 'koa';
 import { buildApp } from './app';
+import { createAuthenticator } from './auth';
 import type { BackendContext, BackendEntity, Logger } from './backends/backend';
 import { BackendRegistry, readBackendsFile } from './backends/registry';
 import type { Config } from './config';
@@ -35,10 +36,14 @@ export interface StartOptions {
   /** Use an in-memory embedded store (tests). */
   memoryStore?: boolean;
   log?: Logger;
+  /** Where the first-start admin token is printed (stdout by default). */
+  print?: (text: string) => void;
 }
 
 export async function startOccitan(config: Config, opts: StartOptions = {}): Promise<Occitan> {
   const log = opts.log ?? createLogger(config.log.level);
+  // Refuses unsafe configurations (auth none off loopback, clear-text bind) before anything starts.
+  const auth = createAuthenticator(config, log, { print: opts.print });
   let embedded: EmbeddedStore | undefined;
   let couchUrl = config.couchdb.url;
   if (!couchUrl) {
@@ -88,7 +93,8 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
     const maintenance = new Maintenance(service, log, { periodMs: config.timers.leaseSweep ?? 5000, graceMs: config.timers.recoveryGrace ?? 60000 });
     maintenance.start();
     closers.push(() => maintenance.stop());
-    const app = buildApp({ config, service, log });
+    const app = buildApp({ config, service, log, auth });
+    closers.push(() => auth.close());
     return {
       app, service, db, couchUrl, log, maintenance,
       close: async () => {

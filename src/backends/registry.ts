@@ -17,6 +17,7 @@ type Factory = (name: string) => Backend;
 /** Backend implementations by name; each module is loaded only when a provider uses it. */
 const implementations: Record<string, () => Promise<Factory>> = {
   dummy: async () => (await import('./dummy')).createBackend,
+  docker: async () => (await import('./docker')).createBackend,
 };
 
 export interface ProviderEntry {

@@ -121,6 +121,7 @@ export class CategoryManager {
       if (def.class && def.class !== 'mixin') throw new BadRequest(`only mixins can be added to /-/ by users; ${idOf(def)} is a ${def.class}`);
       const c = categoryFromDefinition({ ...def, class: 'mixin' }, 'user', tenant) as Mixin;
       const id = categoryId(c);
+      if (mixins.some((m) => categoryId(m) === id)) throw new BadRequest(`the request defines ${id} twice`);
       if (this.index.byId(id, tenant)) throw new Conflict(`category ${id} already exists`);
       const clash = this.index.byLocation(c.location, tenant);
       if (clash || seenLocations.has(c.location)) throw new Conflict(`location ${c.location} is already bound to ${clash ? categoryId(clash) : 'another mixin in this request'}`);
@@ -149,6 +150,11 @@ export class CategoryManager {
       if (c.origin !== 'user') throw new Forbidden(`${id} is a provider-defined ${c.class}; only user mixins can be deleted here`);
       docs.push(await this.getDoc(docId(id, tenant)));
     }
+    for (const id of ids) {
+      // A tenant's other user mixins may depend on this one: deleting it would leave their rel dangling.
+      const dependant = this.index.list(tenant).mixins.find((m) => m.depends.includes(id) && !ids.includes(categoryId(m)));
+      if (dependant) throw new Conflict(`${categoryId(dependant)} depends on ${id}; delete or change it first`);
+    }
     for (const id of ids) await disassociate(id);
     for (const d of docs) {
       try {
@@ -165,6 +171,9 @@ export class CategoryManager {
   /** Creates kinds, mixins and actions. 409 when an id or location exists or the result is inconsistent. */
   async adminCreate(defs: readonly CategoryDefinition[]): Promise<Category[]> {
     const created = defs.map((d) => categoryFromDefinition(d, 'admin'));
+    created.forEach((c, i) => {
+      if (created.findIndex((o) => categoryId(o) === categoryId(c)) !== i) throw new BadRequest(`the request defines ${categoryId(c)} twice`);
+    });
     for (const c of created) {
       if (this.index.globalById(categoryId(c)) || this.userMixinAnywhere(categoryId(c))) throw new Conflict(`category ${categoryId(c)} already exists`);
     }

@@ -1,23 +1,27 @@
 /**
- * Who is calling. Every "is this caller an admin" and "which tenant" question goes through here, so
- * authentication (its own issue) changes this file and nothing else.
+ * Who is calling. Every "is this caller an admin" and "which tenant" question goes through here; the
+ * authentication middleware (src/auth/middleware.ts) sets `ctx.state.caller` on every request.
  */
 import type { Context } from 'koa';
-import { Forbidden } from '../errors';
+import { Forbidden, Unauthorized } from '../errors';
 
 export interface Caller {
   user: string;
+  /** The tenant this request acts in: every entity and user mixin it sees or touches is this tenant's. */
   tenant: string;
-  /** May manage kinds, actions, provider mixins and the provider table. */
+  /** Global admin: may manage kinds, actions, provider mixins and the provider table. */
   admin: boolean;
+  /** The caller's role in `tenant` ("admin for the tenant" in IMS terms); global admins count as admin. */
+  role?: 'admin' | 'member';
 }
 
 export const DEFAULT_TENANT = 'default';
 
-/** Until authentication is configured, every caller is the loopback admin of the default tenant. */
+/** The authenticated caller; a request that did not pass authentication has none (fail closed). */
 export function callerOf(ctx: Context): Caller {
   const c = ctx.state.caller as Caller | undefined;
-  return c ?? { user: 'anonymous', tenant: DEFAULT_TENANT, admin: true };
+  if (!c) throw new Unauthorized('the request was not authenticated');
+  return c;
 }
 
 export function isAdmin(caller: Caller): boolean {
@@ -25,5 +29,5 @@ export function isAdmin(caller: Caller): boolean {
 }
 
 export function requireAdmin(caller: Caller, what: string): void {
-  if (!isAdmin(caller)) throw new Forbidden(`${what} needs an admin`);
+  if (!isAdmin(caller)) throw new Forbidden(`${what} needs a global admin`);
 }

@@ -14,6 +14,7 @@ import { entityView } from '../service/entity-views';
 import type { OcciService } from '../service/occi-service';
 import type { EntityDoc } from '../store/entity-store';
 import { callerOf } from './caller';
+import { requireListing } from './negotiate';
 import type { RequestContext } from './request';
 import { send, stream } from './respond';
 
@@ -47,6 +48,10 @@ function pageOf(ctx: Context): PageRequest | undefined {
   const p = Number(typeof page === 'string' ? page : '1');
   const n = Number(typeof number === 'string' ? number : 'NaN');
   if (typeof number !== 'string') throw new BadRequest('paging needs both page and number (e.g. ?page=1&number=100)');
+  // Name the value as sent: Number('abc') would only say NaN.
+  for (const [name, v] of [['page', page], ['number', number]] as const) {
+    if (v !== undefined && (typeof v !== 'string' || !/^\d+$/.test(v.trim()))) throw new BadRequest(`${name} must be a whole number from 1; got ${JSON.stringify(v)}`);
+  }
   return { page: p, number: n };
 }
 
@@ -132,10 +137,12 @@ async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: st
   switch (ctx.method) {
     case 'GET':
     case 'HEAD': {
+      requireListing(r.renderer, 'an entity');
       const doc = await service.get(tenant, path);
       return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
     }
     case 'POST': {
+      requireListing(r.renderer, 'an entity');
       if (typeof action === 'string') {
         const doc = await service.action(tenant, path, action, r.parser.parseAction(r.input), { ifMatch: ifMatch(ctx) });
         return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
@@ -146,6 +153,7 @@ async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: st
       return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
     }
     case 'PUT': {
+      requireListing(r.renderer, 'an entity');
       const [req, ...more] = r.parser.parseEntities(r.input);
       if (!req || more.length) throw new BadRequest('PUT describes exactly one entity');
       const createOnly = ctx.get('If-None-Match').trim() === '*';
@@ -204,6 +212,7 @@ async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, 
         await collections.action(tenant, kind, action, r.parser.parseAction(r.input));
         return send(ctx, 200, r.renderer, r.renderer.renderOk());
       }
+      requireListing(r.renderer, 'the created entity');
       const reqs = r.parser.parseEntities(r.input);
       if (reqs.length === 0) throw new BadRequest(`nothing to create: describe at least one ${kind.term}`);
       const items = reqs.map((req) => {

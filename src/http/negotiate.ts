@@ -3,7 +3,7 @@
  * fits), the parser from `Content-Type` (415 when unknown), and the client's OCCI version (501 if higher).
  */
 import type { Context } from 'koa';
-import { NotAcceptable, NotImplemented, UnsupportedMediaType } from '../errors';
+import { BadRequest, NotAcceptable, NotImplemented, UnsupportedMediaType } from '../errors';
 import { occiJson } from '../rendering/occi-json';
 import type { Parser, Renderer } from '../rendering/rendering';
 import { textOcci } from '../rendering/text-occi';
@@ -29,6 +29,14 @@ export function chooseRenderer(ctx: Context): Renderer {
   const best = ctx.accepts(OFFERED.map(([t]) => t));
   if (best === false) throw new NotAcceptable(`cannot render ${JSON.stringify(accept)}; this server offers ${ACCEPTED_TYPES}`);
   return OFFERED.find(([t]) => t === best)![1];
+}
+
+/**
+ * text/uri-list renders listings only (GFD.185 §3.6.6): a request whose answer is an entity or categories
+ * is refused with 400 BEFORE it acts, so a client never gets an error for a change that was made.
+ */
+export function requireListing(renderer: Renderer, what: string): void {
+  if (renderer === uriList) throw new BadRequest(`text/uri-list can only render a listing of locations, not ${what}; ask for text/plain, text/occi or application/occi+json`);
 }
 
 /** The renderer for an error body: the negotiated one when usable, else text/plain. */

@@ -11,7 +11,8 @@ import { parseProviderUpdate } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections } from '../service/collections';
 import type { OcciService } from '../service/occi-service';
-import { callerOf, requireAdmin } from './caller';
+import { callerOf, isAdmin, requireAdmin } from './caller';
+import { requireListing } from './negotiate';
 import type { RequestContext } from './request';
 import { send } from './respond';
 
@@ -64,6 +65,7 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
       return;
     }
     case 'POST': {
+      requireListing(renderer, 'categories');
       const defs = r.parser.parseCategories(r.input);
       const provider = defs.some((d) => d.class === 'kind' || d.class === 'action') || ctx.query.scope === 'provider';
       let created: Category[];
@@ -78,6 +80,7 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
     }
     case 'PUT': {
       requireAdmin(caller, 'updating categories and the provider table');
+      requireListing(renderer, 'categories');
       if (isProviderUpdate(r)) {
         const table = await service.backends.updateProviders(parseProviderUpdate(r.input));
         ctx.status = 200;
@@ -98,7 +101,7 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
       const own = ids.filter((id) => manager.index.byId(id, tenant)?.origin === 'user');
       const global = ids.filter((id) => !own.includes(id));
       if (global.length) {
-        if (!caller.admin) {
+        if (!isAdmin(caller)) {
           const first = manager.index.globalById(global[0]!);
           if (first) throw new Forbidden(`${global[0]} is a provider-defined ${first.class}; only user mixins can be deleted here`);
           throw new NotFound(`no category ${global[0]}`);

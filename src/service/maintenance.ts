@@ -37,7 +37,13 @@ export class Maintenance {
   /** One pass: leases that ended, then documents left `creating`/`deleting` longer than the grace period. */
   async sweep(): Promise<void> {
     const now = (this.opts.now ?? Date.now)();
-    for (const doc of await this.service.entities.leasesDue(now)) await this.claimAndDestroy(doc, 'lease ended');
+    for (const doc of await this.service.entities.leasesDue(now)) {
+      // Only a settled entity is claimed for its lease: one `creating` or `deleting` is another request's or
+      // process's work in flight (re-claiming it would delete it twice); if that process died, the
+      // unfinished-work pass below takes it over after the grace period.
+      if (doc.status !== 'ready') continue;
+      await this.claimAndDestroy(doc, 'lease ended');
+    }
     for (const doc of await this.service.entities.unfinished()) {
       if (now - Date.parse(doc.updated) < this.opts.graceMs) continue;
       await this.claimAndDestroy(doc, doc.status === 'creating' ? 'creation interrupted' : 'deletion interrupted');

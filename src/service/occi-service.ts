@@ -53,6 +53,8 @@ export class OcciService {
   readonly entities: EntityStore;
   readonly backends: BackendRegistry;
   private readonly now: () => number;
+  /** Per-entity queues: writes to one entity run one after another in this process (see `serially`). */
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(deps: ServiceDeps) {
     this.categories = deps.categories;
@@ -63,6 +65,28 @@ export class OcciService {
 
   get index() {
     return this.categories.index;
+  }
+
+  /**
+   * Runs `work` after every earlier write to the same entity in this process has finished. A write reads
+   * the document, checks `If-Match`, calls the backend and then stores the new revision; without this,
+   * writers holding the same ETag all reach the backend before CouchDB's compare-and-set picks one, so a
+   * request answered 412 would still have changed the platform (and the provider's own compare-and-set
+   * gives up under the contention: 503). Across processes, CouchDB's `_rev` check still keeps the document
+   * consistent.
+   */
+  private serially<T>(tenant: string, location: string, work: () => Promise<T>): Promise<T> {
+    const key = Store.docId(tenant, location);
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return run;
   }
 
   // --- reading -------------------------------------------------------------------------------------
@@ -321,6 +345,10 @@ export class OcciService {
    * changes the attributes given. Inline links in a resource's request are created.
    */
   async update(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    return this.serially(tenant, location, () => this.updateNow(tenant, location, req, opts));
+  }
+
+  private async updateNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
     const doc = await this.get(tenant, location);
     this.checkRevision(doc, opts);
     const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
@@ -336,6 +364,10 @@ export class OcciService {
 
   /** PUT to an existing entity: full replacement of mixins and mutable attributes; links stay. */
   async replace(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    return this.serially(tenant, location, () => this.replaceNow(tenant, location, req, opts));
+  }
+
+  private async replaceNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
     const doc = await this.get(tenant, location);
     this.checkRevision(doc, opts);
     if (req.links.length) throw new BadRequest('a full update (PUT) leaves links intact; send links to the link kind\'s location or with POST');
@@ -417,9 +449,11 @@ export class OcciService {
 
   /** DELETE an entity: a resource's links (outgoing and incoming) go first. */
   async delete(tenant: string, location: string, opts: WriteOptions = {}): Promise<void> {
-    const doc = await this.get(tenant, location);
-    this.checkRevision(doc, opts);
-    await this.destroy(doc);
+    return this.serially(tenant, location, async () => {
+      const doc = await this.get(tenant, location);
+      this.checkRevision(doc, opts);
+      await this.destroy(doc);
+    });
   }
 
   /** Removes an entity from its platform and the store; idempotent. */
@@ -496,11 +530,13 @@ export class OcciService {
   }
 
   async action(tenant: string, location: string, term: string, req: ActionRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
-    const doc = await this.get(tenant, location);
-    this.checkRevision(doc, opts);
-    const action = this.resolveAction(doc, term, req);
-    const params = this.checkParams(action, req.attributes);
-    return this.perform(doc, action, params);
+    return this.serially(tenant, location, async () => {
+      const doc = await this.get(tenant, location);
+      this.checkRevision(doc, opts);
+      const action = this.resolveAction(doc, term, req);
+      const params = this.checkParams(action, req.attributes);
+      return this.perform(doc, action, params);
+    });
   }
 
   async perform(doc: EntityDoc, action: TypeId, params: Attributes): Promise<EntityDoc> {

@@ -264,7 +264,8 @@ export function followChanges(db: Database, opts: FollowOptions): Follower {
         }
         const qs = { feed: 'longpoll', since, timeout: timeoutMs, include_docs: opts.includeDocs === true };
         const body = await request<ChangesBody>({ db: name, path: '_changes', qs }, poll.signal);
-        if (!body || !Array.isArray(body.results)) throw new Error('malformed _changes response');
+        // nano answers '' when the connection drops after the headers (the server went away mid-poll).
+        if (!body || !Array.isArray(body.results)) throw new Error('the _changes response was cut short');
         if (failing) log(`changes feed of ${name} is back`);
         failing = false;
         backoff = MIN_BACKOFF_MS;

@@ -1,10 +1,9 @@
 /**
  * The embedded CouchDB-protocol server: express-pouchdb in-process on LevelDB (or memory), listening on a
- * loopback port, reached by occitan through nano exactly like an Apache CouchDB. Three guards sit in front
- * of express-pouchdb: HTTP Basic with generated credentials, a 400 for `_changes?filter=_selector`, and an
- * 'error' listener on every changes feed so a pouchdb bug can never take the host process down.
+ * loopback port, reached by occitan through nano exactly like an Apache CouchDB. embedded-guards.ts puts
+ * HTTP Basic (generated credentials) in front and steers around express-pouchdb's `_changes` bugs.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +19,7 @@ import adapterMemory from 'pouchdb-adapter-memory';
 import pouchFind from 'pouchdb-find';
 import mapreduce from 'pouchdb-mapreduce';
 import replication from 'pouchdb-replication';
+import { InFlight, basicAuthGuard, changesGuard, describe, guardChanges, type Credentials } from './embedded-guards';
 
 export interface EmbeddedStoreOptions {
   /** Where the LevelDB files (`couch/`), the credentials and the log live. Required unless `memory`. */
@@ -39,11 +39,6 @@ export interface EmbeddedStore {
   close(): Promise<void>;
 }
 
-interface Credentials {
-  user: string;
-  password: string;
-}
-
 // The slice of the PouchDB and express-pouchdb APIs used here.
 interface PouchInstance {
   changes: (...args: unknown[]) => unknown;
@@ -57,10 +52,6 @@ type StaticEmitter = Record<ListenerMethod | 'removeListener', (event: string | 
 interface PouchStatic {
   plugin(p: unknown): PouchStatic;
   defaults(opts: object): PouchCtor;
-}
-interface Emitter {
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  listenerCount(event: string): number;
 }
 interface ExpressPouchApp {
   (req: Request, res: Response, next: NextFunction): void;
@@ -149,7 +140,9 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Em
   const app = express();
   app.disable('x-powered-by');
   app.use(basicAuthGuard(creds));
-  app.use(selectorFilterGuard);
+  app.use(changesGuard);
+  const inFlight = new InFlight();
+  app.use(inFlight.middleware);
   app.use(epApp);
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     log(`request failed: ${describe(err)}`);
@@ -164,6 +157,7 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Em
 
   /** Undoes everything start-up did to the process: shared listeners, open LevelDBs, the log stream. */
   const release = async (): Promise<void> => {
+    await inFlight.drained(2_000);
     for (const [event, fn] of subscribed.splice(0)) statics.removeListener(event, fn);
     const dbs = [...open];
     open.clear();
@@ -237,7 +231,8 @@ async function loadOrCreateCredentials(dataDir: string, log: (m: string) => void
     }
   }
   const creds = newCredentials();
-  const tmp = `${file}.${process.pid}.tmp`;
+  // A random name: a pid (always 1 in a container) could meet the leftover of a crashed start.
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await fs.writeFile(tmp, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   try {
     // link() fails if another process created the file meanwhile: then both use the first one's.
@@ -263,79 +258,4 @@ function isCredentials(v: unknown): v is Credentials {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return typeof o.user === 'string' && o.user !== '' && typeof o.password === 'string' && o.password !== '';
-}
-
-/** HTTP Basic against the generated credentials; nothing reaches express-pouchdb without them. */
-function basicAuthGuard(creds: Credentials): (req: Request, res: Response, next: NextFunction) => void {
-  // Hashing both sides gives equal-length buffers, so the comparison time says nothing about the secret.
-  const expected = createHash('sha256').update(`${creds.user}:${creds.password}`).digest();
-  return (req, res, next) => {
-    const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(req.headers.authorization ?? '');
-    const given = createHash('sha256')
-      .update(m ? Buffer.from(m[1] ?? '', 'base64').toString('utf8') : '')
-      .digest();
-    if (!m || !timingSafeEqual(given, expected)) {
-      res
-        .status(401)
-        .set('WWW-Authenticate', 'Basic realm="occitan-store"')
-        .json({ error: 'unauthorized', reason: 'Name or password is incorrect.' });
-      return;
-    }
-    // express-pouchdb would try these credentials against its own _users db and refuse them; without
-    // them it serves the request as its (otherwise unreachable) admin party.
-    delete req.headers.authorization;
-    next();
-  };
-}
-
-/** pouchdb 7 has no `_selector` filter and crashes while failing it: refuse it before it gets there. */
-function selectorFilterGuard(req: Request, res: Response, next: NextFunction): void {
-  if (!/\/_changes\/?$/.test(req.path)) return next();
-  const raw = req.query.filter;
-  const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string');
-  // express-pouchdb JSON-decodes query values, so `filter="_selector"` must be caught too.
-  if (values.some((v) => v.replace(/^"|"$/g, '') === '_selector')) {
-    res.status(400).json({
-      error: 'bad_request',
-      reason: 'filter=_selector is not supported by the embedded store; use filter=_doc_ids or a design-document filter',
-    });
-    return;
-  }
-  next();
-}
-
-/**
- * pouchdb-security re-emits a feed's 'error' on an EventEmitter nobody listens to, so any failing
- * `_changes` (a filter naming a missing design doc) throws from a promise callback and kills the process.
- * A listener on the returned feed turns that into a logged event; the request still gets its error answer
- * through the feed's promise.
- */
-function guardChanges(name: string, db: PouchInstance, log: (m: string) => void): void {
-  const inner = db.changes;
-  db.changes = function guardedChanges(this: unknown, ...args: unknown[]): unknown {
-    const feed = inner.apply(this, args);
-    if (isEmitter(feed) && feed.listenerCount('error') === 0) {
-      feed.on('error', (err: unknown) => log(`changes feed of ${name} failed: ${describe(err)}`));
-    }
-    return feed;
-  };
-}
-
-function isEmitter(v: unknown): v is Emitter {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as Partial<Emitter>).on === 'function' &&
-    typeof (v as Partial<Emitter>).listenerCount === 'function'
-  );
-}
-
-function describe(e: unknown): string {
-  if (e instanceof Error) return e.message || e.name;
-  if (typeof e === 'object' && e !== null) {
-    const o = e as Record<string, unknown>;
-    const parts = [o.status, o.name, o.reason ?? o.message, o.docId].filter((x) => x !== undefined);
-    if (parts.length) return parts.map(String).join(' ');
-  }
-  return String(e);
 }

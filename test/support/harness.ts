@@ -42,6 +42,8 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       backendsFile: dummyBackendsFile(),
       couchdb: { url: process.env.OCCITAN_COUCHDB_URL ?? '', database: `t${Date.now()}${Math.floor(Math.random() * 1e6)}` },
       log: { level: 'silent' },
+      // Authentication has its own tests (test/http/auth.test.ts); elsewhere the caller is the loopback admin.
+      auth: { mode: 'none' },
       ...overrides,
     },
   });

@@ -27,7 +27,9 @@ const enumOf = (c: Category, attr: string): unknown => c.attributes[attr]?.patte
 
 describe('the shipped categories', () => {
   it('hold the core and infrastructure kinds, the spec and occitan mixins, and the 1.2 + 1.1 actions', () => {
-    const ids = (cls: string) => shipped.filter((c) => c.class === cls).map(categoryId).sort();
+    // Backends ship their own files (categories/docker.yaml, …); count the spec's and occitan's core ones.
+    const core = (c: Category): boolean => c.scheme.startsWith('http://schemas.ogf.org/') || c.scheme === 'https://occitan.dev/occi/occitan#';
+    const ids = (cls: string) => shipped.filter((c) => c.class === cls && core(c)).map(categoryId).sort();
     expect(ids('kind')).toEqual(
       [`${CORE}entity`, `${CORE}link`, `${CORE}resource`, `${INFRA}compute`, `${INFRA}network`, `${INFRA}networkinterface`, `${INFRA}storage`, `${INFRA}storagelink`].sort(),
     );

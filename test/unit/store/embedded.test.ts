@@ -34,7 +34,12 @@ describe('embedded store, memory mode', () => {
   });
 
   it('answers 401 JSON without credentials or with wrong ones, and serves nothing', async () => {
-    for (const headers of [{}, { authorization: 'Basic ' + Buffer.from('occitan:wrong').toString('base64') }, { authorization: 'Bearer x' }]) {
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Basic ' + Buffer.from('occitan:wrong').toString('base64') },
+      { authorization: 'Bearer x' },
+    ];
+    for (const headers of attempts) {
       const res = await fetch(base + '/_all_dbs', { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
@@ -67,6 +72,36 @@ describe('embedded store, memory mode', () => {
     }
     expect((await get('/things')).status).toBe(200);
     expect(logs.some((l) => l.includes('changes feed of things failed'))).toBe(true);
+  });
+
+  it('ends a quiet long-poll when its timeout runs out, as CouchDB does', async () => {
+    await get('/quiet', { method: 'PUT' });
+    const seq = (await json(await get('/quiet'))).update_seq;
+    const t0 = Date.now();
+    const res = await get(`/quiet/_changes?feed=longpoll&since=${String(seq)}&timeout=300`);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(await res.text())).toEqual({ results: [], last_seq: seq });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('serves feed=continuous uncompressed, and lets its client go', async () => {
+    await get('/cont', { method: 'PUT' });
+    // express-pouchdb sends the headers with the first change (or heartbeat, 6 s): have one waiting
+    await get('/cont/x', { method: 'PUT', body: '{}' });
+    const ac = new AbortController();
+    // fetch asks for gzip by default: the feed must still flow
+    const res = await get('/cont/_changes?feed=continuous&since=0', { signal: ac.signal });
+    expect(res.headers.get('content-encoding')).toBeNull();
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('"id":"x"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    expect(text).toContain('"id":"x"');
+    ac.abort();
+    await reader.closed.catch(() => undefined);
   });
 
   it('keeps two in-process memory stores apart', async () => {

@@ -1,0 +1,20 @@
+import * as fs from 'node:fs'; import * as os from 'node:os'; import * as path from 'node:path';
+import { loadConfig } from '../../src/config';
+import { startOccitan } from '../../src/server';
+const q = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+(async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-'));
+  const mem = process.argv[2] === 'mem';
+  const config = loadConfig({ env: {}, overrides: { dataDir: dir, log: { level: 'silent' } } });
+  const o = await startOccitan(config, { log: q, memoryStore: mem });
+  const db = o.db; console.log('started');
+  const time = async (n: string, f: () => Promise<unknown>, k = 20) => { const t = Date.now(); for (let i = 0; i < k; i++) await f(); console.log(n, (Date.now() - t) / k, 'ms'); };
+  await time('info', () => db.info());
+  await time('get missing', () => db.get('nope').catch(() => 0));
+  let i = 0;
+  await time('insert', () => db.insert({ _id: 'x' + i++, type: 'x' } as never));
+  await time('view by_occi_id', () => db.view('occitan', 'by_occi_id', { key: ['default', 'zz'] }));
+  await time('insert+view', async () => { await db.insert({ _id: 'y' + i++, type: 'x' } as never); await db.view('occitan', 'by_occi_id', { key: ['default', 'zz'] }); });
+  await time('insert+view by_uid', async () => { await db.insert({ _id: 'y' + i++, type: 'x' } as never); await db.view('occitan', 'by_uid', { key: 'zz' }); });
+  await o.close();
+})();

@@ -1,0 +1,21 @@
+import * as fs from 'node:fs'; import * as os from 'node:os'; import * as path from 'node:path'; import * as http from 'node:http';
+import { loadConfig } from '../../src/config';
+import { startOccitan } from '../../src/server';
+const q = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const counts = new Map<string, number>(); let counting = false;
+const of = globalThis.fetch;
+(globalThis as any).fetch = (u: any, o: any) => { if (counting) { const url = new URL(String(u)); const k = (o?.method ?? 'GET') + ' ' + url.pathname.replace(/entity:[^/]*|[0-9a-f-]{36}|dummy[^/]*/g, 'X').replace(/%[0-9A-F]{2}.*/, 'ENC') + (url.searchParams.has('feed') ? ' feed' : ''); counts.set(k, (counts.get(k) ?? 0) + 1); } return of(u, o); };
+(async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-'));
+  const config = loadConfig({ env: {}, overrides: { dataDir: dir, log: { level: 'silent' }, auth: { mode: 'none' } } as never });
+  const o = await startOccitan(config, { log: q, memoryStore: process.argv[2] === 'mem' });
+  const s = http.createServer(o.app.callback()); await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as any).port;
+  const run = async (n: number) => { const resources = Array.from({ length: n }, (_, i) => ({ kind: 'http://schemas.ogf.org/occi/infrastructure#compute', attributes: { 'occi.compute.hostname': `h-${i}` } }));
+    const t = Date.now(); const r = await of(`http://127.0.0.1:${port}/compute/`, { method: 'POST', headers: { 'Content-Type': 'application/occi+json', Accept: 'application/occi+json' }, body: JSON.stringify({ resources }) }); await r.text(); return Date.now() - t; };
+  await run(5);
+  counting = true; const ms = await run(50); counting = false;
+  console.log('50 in', ms, 'ms'); console.log([...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => v + ' ' + k).join('\n'));
+  const t = Date.now(); for (let i = 0; i < 20; i++) await o.db.get('nothing').catch(() => 0); console.log('get miss', (Date.now() - t) / 20);
+  s.close(); await o.close();
+})();

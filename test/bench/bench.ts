@@ -1,0 +1,279 @@
+/**
+ * `npm run bench`: occitan against bare koa baselines, on loopback only. Asserts nothing about time.
+ *
+ * A child process (servers.ts) runs occitan on its embedded store (LevelDB under a temp dir, dummy
+ * provider) and, in the same process and event loop, the baselines: a bare koa handler doing the same
+ * nano GET of the same document on the same CouchDB-protocol server, a handler serving a prebuilt copy of
+ * GET /-/, and the raw by_kind view query paged as occitan pages it. This process only generates load
+ * (load.ts), so on a 2-vCPU machine the load generator and the server each have a core.
+ * Peak RSS is the child's VmHWM from /proc/<pid>/status, reset before each listing phase.
+ *
+ * Knobs (environment): BENCH_SECONDS (measured seconds per run, default 5), BENCH_ENTITIES (default 10000).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runLoad, type LoadResult, type LoadSpec } from './load';
+import type { Memory, Ready, ToChild } from './servers';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? '5');
+const ENTITIES = Number(process.env.BENCH_ENTITIES ?? '10000');
+const BULK = 200;
+/** Bulk POSTs in flight while creating the collection. */
+const CREATORS = Number(process.env.BENCH_CREATORS ?? '2');
+const CONCURRENCY = 32;
+const WARMUP_MS = 1000;
+const JSON_TYPE = 'application/occi+json';
+const COMPUTE = 'http://schemas.ogf.org/occi/infrastructure#compute';
+const TENANT = 'default';
+/** The whole run is bounded: past this the child is stopped and the bench fails. */
+const BOUND_MS = 300_000;
+
+// --- the child -----------------------------------------------------------------------------------
+
+let child: ChildProcess | undefined;
+let nextId = 1;
+const pending = new Map<number, (m: Record<string, unknown>) => void>();
+
+type Command = ToChild extends infer C ? (C extends ToChild ? Omit<C, 'id'> : never) : never;
+
+function ask<T>(msg: Command): Promise<T> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, (m) => (typeof m.error === 'string' ? reject(new Error(m.error)) : resolve(m as T)));
+    child!.send({ ...msg, id });
+  });
+}
+
+function startChild(): Promise<Ready> {
+  return new Promise((resolve, reject) => {
+    child = fork(path.join(__dirname, 'servers.ts'), [], {
+      execArgv: ['--expose-gc', '-r', 'ts-node/register/transpile-only', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (m: Record<string, unknown>) => {
+      if (m.ready) return resolve(m as unknown as Ready);
+      const done = pending.get(m.id as number);
+      pending.delete(m.id as number);
+      done?.(m);
+    });
+    child.once('exit', (code) => reject(new Error(`the bench server exited (code ${code}) before it was ready`)));
+  });
+}
+
+// --- requests made while setting up ---------------------------------------------------------------
+
+/**
+ * A JSON POST. Several entities are asked for as text/plain: the answer lists the new locations (one
+ * X-OCCI-Location line each, and as many headers, hence the large header allowance), with no rendering.
+ */
+function post(port: number, p: string, body: unknown, accept = 'text/plain'): Promise<{ location: string; locations: string[] }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: p, method: 'POST', maxHeaderSize: 1 << 20, headers: { 'Content-Type': JSON_TYPE, Accept: accept, 'Content-Length': Buffer.byteLength(payload) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 201) return reject(new Error(`POST ${p} answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          const locations = [...text.matchAll(/^X-OCCI-Location:\s*(\S+)/gm)].map((m) => m[1]!);
+          resolve({ location: String(res.headers.location), locations });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function compute(i: number): Record<string, unknown> {
+  return {
+    kind: COMPUTE,
+    attributes: {
+      'occi.core.title': `bench compute ${i}`,
+      'occi.compute.hostname': `bench-${String(i).padStart(5, '0')}`,
+      'occi.compute.cores': 1 + (i % 4),
+      'occi.compute.memory': 2,
+    },
+  };
+}
+
+// --- reporting ----------------------------------------------------------------------------------
+
+interface Row {
+  scenario: string;
+  occitan: LoadResult;
+  baseline: LoadResult;
+  baselineName: string;
+  memory?: { occitan: Memory & { before: number }; baseline: Memory & { before: number } };
+}
+
+const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+const mb = (b: number): string => fmt(b / 1048576, 0);
+
+function table(rows: readonly Row[]): string {
+  const head = ['scenario', 'occitan req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'p50 ms', 'p99 ms', 'req/s ratio', 'p99 ratio'];
+  const body = rows.map((r) => [
+    r.scenario,
+    fmt(r.occitan.rps),
+    fmt(r.occitan.p50, 2),
+    fmt(r.occitan.p99, 2),
+    fmt(r.baseline.rps),
+    fmt(r.baseline.p50, 2),
+    fmt(r.baseline.p99, 2),
+    fmt(r.occitan.rps / r.baseline.rps, 2),
+    fmt(r.occitan.p99 / r.baseline.p99, 2),
+  ]);
+  return render([head, ...body]);
+}
+
+function render(lines: string[][]): string {
+  const widths = lines[0]!.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
+  const row = (l: string[]): string => '| ' + l.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ') + ' |';
+  return [row(lines[0]!), '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...lines.slice(1).map(row)].join('\n');
+}
+
+function check(name: string, r: LoadResult): LoadResult {
+  if (r.errors) throw new Error(`${name}: ${r.errors} failed requests (first: ${r.firstError})`);
+  if (r.requests === 0) throw new Error(`${name}: no request completed`);
+  return r;
+}
+
+// --- the run ------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const log = (m: string): void => {
+    process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
+  };
+  const cpus = os.cpus();
+  log(`starting occitan (embedded LevelDB store, dummy provider) and the baselines in one child process`);
+  const ready = await startChild();
+  const occ = ready.occitanPort;
+  const base = ready.baselinePort;
+
+  // One entity for the GET runs.
+  const one = await post(occ, '/compute/', compute(0), JSON_TYPE);
+  const entityPath = new URL(one.location).pathname;
+  const docId = `entity:${TENANT}:${entityPath}`;
+
+  log(`creating ${ENTITIES} computes with JSON POSTs of ${BULK}`);
+  const t0 = Date.now();
+  let made = 0;
+  const batches = Array.from({ length: Math.ceil(ENTITIES / BULK) }, (_, b) => b);
+  const worker = async (): Promise<void> => {
+    for (let b = batches.shift(); b !== undefined; b = batches.shift()) {
+      const resources = [];
+      for (let i = b * BULK + 1; i <= Math.min(ENTITIES, (b + 1) * BULK); i++) resources.push(compute(i));
+      const res = await post(occ, '/compute/', { resources });
+      made += res.locations.length;
+    }
+  };
+  await Promise.all(Array.from({ length: CREATORS }, worker));
+  const createMs = Date.now() - t0;
+  log(`created ${made} computes in ${(createMs / 1000).toFixed(1)} s (${fmt(made / (createMs / 1000), 0)} entities/s, ${CREATORS} POSTs in flight)`);
+
+  const measure = (name: string, spec: LoadSpec): Promise<LoadResult> => {
+    log(`${name}`);
+    return runLoad(spec).then((r) => check(name, r));
+  };
+  const timed = { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: WARMUP_MS };
+  const rows: Row[] = [];
+
+  // GET one entity: occitan (two renderings) vs the bare nano GET of the same document.
+  const entityBase = await measure('baseline: nano GET of the entity document', { ...timed, port: base, path: `/doc/${encodeURIComponent(docId)}` });
+  const entityJson = await measure(`occitan: GET ${entityPath} (JSON)`, { ...timed, port: occ, path: entityPath, headers: { Accept: JSON_TYPE } });
+  const entityText = await measure(`occitan: GET ${entityPath} (text/occi)`, { ...timed, port: occ, path: entityPath, headers: { Accept: 'text/occi' } });
+  rows.push({ scenario: 'GET entity, application/occi+json, 32 conc.', occitan: entityJson, baseline: entityBase, baselineName: 'nano GET' });
+  rows.push({ scenario: 'GET entity, text/occi, 32 conc.', occitan: entityText, baseline: entityBase, baselineName: 'nano GET' });
+
+  // GET /-/ vs a prebuilt body of the same bytes.
+  const sizes = (await ask<{ sizes: Record<string, number> }>({
+    cmd: 'prebuild',
+    paths: [
+      { name: 'qi-json', path: '/-/', accept: JSON_TYPE },
+      { name: 'qi-plain', path: '/-/', accept: 'text/plain' },
+    ],
+  })).sizes;
+  for (const [name, accept, label] of [['qi-json', JSON_TYPE, 'application/occi+json'], ['qi-plain', 'text/plain', 'text/plain']] as const) {
+    const b = await measure(`baseline: prebuilt ${sizes[name]} bytes`, { ...timed, port: base, path: `/prebuilt/${name}` });
+    const o = await measure(`occitan: GET /-/ (${label})`, { ...timed, port: occ, path: '/-/', headers: { Accept: accept } });
+    if (o.bytes !== b.bytes) log(`note: /-/ ${label} is ${o.bytes} bytes, the prebuilt body ${b.bytes}`);
+    rows.push({ scenario: `GET /-/ ${label} (${fmt(sizes[name]! / 1024, 0)} KiB), 32 conc.`, occitan: o, baseline: b, baselineName: 'prebuilt body' });
+  }
+
+  // Listing the kind collection (ENTITIES + 1 computes), whole and paged, with the server's peak RSS.
+  const viewPath = `/view?tenant=${TENANT}&kind=${encodeURIComponent(COMPUTE)}`;
+  await measure('warming the by_kind view', { port: base, path: `${viewPath}&page=1&number=1`, concurrency: 1, requests: 1 });
+  const phase = async (name: string, spec: LoadSpec): Promise<{ r: LoadResult; mem: Memory & { before: number } }> => {
+    const before = await ask<Memory>({ cmd: 'mem-reset' });
+    const r = await measure(name, spec);
+    const after = await ask<Memory>({ cmd: 'mem-read' });
+    return { r, mem: { ...after, before: before.rss } };
+  };
+  const whole = { concurrency: 1, requests: 3, warmupMs: 0 };
+  const listed: Array<[string, Record<string, string>]> = [
+    ['application/occi+json', { Accept: JSON_TYPE }],
+    ['text/uri-list', { Accept: 'text/uri-list' }],
+  ];
+  const baseWhole = await phase(`baseline: raw by_kind view, ${ENTITIES + 1} docs in batches of 500`, { ...whole, port: base, path: viewPath });
+  for (const [label, headers] of listed) {
+    const o = await phase(`occitan: GET /compute/ (${label}), ${ENTITIES + 1} entities`, { ...whole, port: occ, path: '/compute/', headers });
+    rows.push({ scenario: `list ${ENTITIES + 1} computes, ${label}, 1 conc.`, occitan: o.r, baseline: baseWhole.r, baselineName: 'raw view', memory: { occitan: o.mem, baseline: baseWhole.mem } });
+  }
+  const pages = Math.ceil((ENTITIES + 1) / 100);
+  const paged = { concurrency: 8, durationMs: SECONDS * 1000, warmupMs: WARMUP_MS };
+  const basePaged = await phase('baseline: raw by_kind view, pages of 100', { ...paged, port: base, path: (i) => `${viewPath}&page=${1 + (i % pages)}&number=100` });
+  const occPaged = await phase('occitan: GET /compute/?page=…&number=100 (JSON)', { ...paged, port: occ, path: (i) => `/compute/?page=${1 + (i % pages)}&number=100`, headers: { Accept: JSON_TYPE } });
+  rows.push({ scenario: `page through /compute/ by 100, JSON, 8 conc.`, occitan: occPaged.r, baseline: basePaged.r, baselineName: 'raw view', memory: { occitan: occPaged.mem, baseline: basePaged.mem } });
+
+  const final = await ask<Memory>({ cmd: 'mem-read' });
+  await ask({ cmd: 'stop' });
+
+  const cpuModel = cpus[0]?.model.trim() ?? 'unknown CPU';
+  const out: string[] = [];
+  out.push('');
+  out.push(`occitan bench — ${new Date().toISOString()} — ${cpus.length} vCPU (${cpuModel}), ${mb(os.totalmem())} MiB RAM, Node.js ${process.version}, ${os.platform()} ${os.release()}`);
+  out.push(`store: embedded (express-pouchdb on LevelDB, temp dir), provider: dummy; ${SECONDS} s per timed run after ${WARMUP_MS / 1000} s warm-up; loopback only`);
+  out.push(`set-up: ${made + 1} computes created in ${fmt(createMs / 1000)} s with JSON POSTs of ${BULK} (${fmt(made / (createMs / 1000), 0)} entities/s)`);
+  out.push('');
+  out.push(table(rows));
+  out.push('');
+  out.push('ratios are occitan / baseline (req/s: higher is better, p99: lower is better). Baselines: GET entity → bare koa +');
+  out.push('nano db.get of the same document on the same store; GET /-/ → bare koa serving a prebuilt body of the same bytes;');
+  out.push('listings → bare koa streaming the raw by_kind view (include_docs) in the same batches / skip+limit pages.');
+  out.push('');
+  const memRows = [['listing phase', 'occitan RSS before MiB', 'occitan peak MiB', 'baseline RSS before MiB', 'baseline peak MiB', 'peak ratio']];
+  for (const r of rows.filter((x) => x.memory)) {
+    const m = r.memory!;
+    memRows.push([r.scenario, mb(m.occitan.before), mb(m.occitan.hwm), mb(m.baseline.before), mb(m.baseline.hwm), fmt(m.occitan.hwm / m.baseline.hwm, 2)]);
+  }
+  out.push(render(memRows));
+  out.push('');
+  out.push(
+    final.resettable
+      ? 'peak RSS: VmHWM of the server process (/proc/<pid>/status), reset per phase via /proc/<pid>/clear_refs after a GC; the'
+      : 'peak RSS: VmHWM of the server process (/proc/<pid>/status); clear_refs was refused, so each peak is since start-up; the',
+  );
+  out.push(`process holds occitan, its embedded store and the baselines. Whole run: peak ${mb(final.hwm)} MiB, ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+const watchdog = setTimeout(() => {
+  process.stderr.write(`bench: not finished after ${BOUND_MS / 1000} s; stopping\n`);
+  child?.kill('SIGTERM');
+  process.exit(1);
+}, BOUND_MS);
+watchdog.unref();
+
+main().then(
+  () => clearTimeout(watchdog),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    child?.kill('SIGTERM');
+    process.exitCode = 1;
+  },
+);
