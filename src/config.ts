@@ -220,7 +220,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     }
     let parsed: unknown;
     try {
-      parsed = yaml.load(text);
+      // js-yaml 5 refuses an empty document; an empty or comment-only file means "no settings".
+      parsed = text.replace(/#.*$/gm, '').trim() === '' ? {} : yaml.load(text);
     } catch (e) {
       throw new ConfigError(`configuration file ${file} is not valid YAML: ${(e as Error).message}`);
     }

@@ -6,10 +6,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Unauthorized } from '../errors';
 import type { Credential } from './authenticator';
 
-function one(headers: IncomingHttpHeaders, name: string): string | undefined {
+function one(headers: IncomingHttpHeaders, name: string, challenge: string): string | undefined {
   const v = headers[name];
   if (Array.isArray(v)) {
-    if (v.length > 1) throw new Unauthorized(`send one ${name} header, not ${v.length}`);
+    if (v.length > 1) throw new Unauthorized(`send one ${name} header, not ${v.length}`, challenge);
     return v[0];
   }
   return v;
@@ -17,8 +17,8 @@ function one(headers: IncomingHttpHeaders, name: string): string | undefined {
 
 /** The request's credential, undefined when it carries none; Unauthorized when it is malformed. */
 export function credentialOf(headers: IncomingHttpHeaders, challenge: string): Credential | undefined {
-  const authorization = one(headers, 'authorization')?.trim();
-  const xAuth = one(headers, 'x-auth-token')?.trim();
+  const authorization = one(headers, 'authorization', challenge)?.trim();
+  const xAuth = one(headers, 'x-auth-token', challenge)?.trim();
   if (authorization) {
     const m = /^(\S+)\s+(\S+)$/.exec(authorization);
     const scheme = m?.[1]?.toLowerCase();

@@ -50,6 +50,8 @@ const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null 
 
 /** Parses the file's text; throws TokenFileError naming the first bad entry. */
 export function parseTokenFile(text: string, file = 'token file'): TokenFileData {
+  // An empty file (or one holding only comments) has no users and no tokens yet.
+  if (text.replace(/^\s*#.*$/gm, '').trim() === '') return emptyTokenFile();
   let doc: unknown;
   try {
     doc = yaml.load(text);

@@ -49,6 +49,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ file, env: {} })).toThrow('configuration key prot (OCCITAN_PROT) is not a known configuration key');
   });
 
+  test('an empty or comment-only file means defaults', () => {
+    expect(loadConfig({ file: tmpFile(''), env: {} }).port).toBe(defaults.port);
+    expect(loadConfig({ file: tmpFile('# nothing yet\n'), env: {} }).port).toBe(defaults.port);
+  });
+
   test('a file that is not YAML, or not a mapping, is refused', () => {
     expect(() => loadConfig({ file: tmpFile('port: [1,\n'), env: {} })).toThrow(/not valid YAML/);
     expect(() => loadConfig({ file: tmpFile('- 1\n- 2\n'), env: {} })).toThrow(/must hold a mapping/);
