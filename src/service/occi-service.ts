@@ -438,11 +438,14 @@ export class OcciService {
     if (Object.keys(change.attributes).length === 0 && change.mixinsAdded.length === 0 && change.mixinsRemoved.length === 0) return doc;
     const backend = this.backends.get(doc.provider);
     const realised = await backend.update(await this.backendEntity(candidate), change);
-    return this.entities.update({
+    const stored = await this.entities.update({
       ...candidate,
       attributes: { ...candidate.attributes, ...realised.attributes },
       ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
     });
+    // An update may replace the runtime (Docker swaps in a new container): its links follow.
+    if (realised.runtimeChanged) await this.rerealiseLinks(stored);
+    return stored;
   }
 
   // --- deleting ------------------------------------------------------------------------------------
