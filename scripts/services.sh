@@ -13,7 +13,12 @@
 # Idempotent: `start` installs (apt-get, --no-install-recommends) only the packages that are missing,
 # starts only what is not answering, imports the image only when it is absent. `stop` stops only the
 # daemon this script started (its pid file). `status` exits 0 when the daemon answers.
-# Later backends add their daemons here (libvirt, ovs).
+# ovs: Debian's openvswitch-switch (and iproute2 and procps, for veth pairs and container namespaces), started
+#   without systemd by `/usr/share/openvswitch/scripts/ovs-ctl --system-id=random start` when
+#   `ovs-vsctl --timeout=5 show` does not answer. There is no kernel datapath here: occitan and its tests
+#   make bridges with datapath_type=netdev. `stop` stops it only when this script started it (marker
+#   /run/occitan-test/ovs.started); an Open vSwitch that was already running is never stopped.
+# Later backends add their daemons here (libvirt).
 set -euo pipefail
 
 RUN_DIR=/run/occitan-test
@@ -30,7 +35,7 @@ say() { echo "services: $*"; }
 die() { echo "services: $*" >&2; exit 1; }
 
 usage() {
-  echo "usage: bash scripts/services.sh start|stop|status docker" >&2
+  echo "usage: bash scripts/services.sh start|stop|status docker|ovs|libvirt" >&2
   exit 2
 }
 
@@ -44,8 +49,8 @@ ensure_packages() {
   [ "$(id -u)" -eq 0 ] || die "missing packages ${missing[*]}: run this script as root to install them"
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # Debian's client when present (it matches the daemon); any docker on PATH otherwise. Always with -H.
@@ -99,7 +104,9 @@ docker_start() {
       rm -f "$DOCKER_PID"
       say "starting dockerd on $DOCKER_HOST_URL (log $DOCKER_LOG)"
       # setsid: the daemon outlives this script and the shell that ran it.
-      setsid dockerd \
+      local dockerd
+      dockerd=$(command -v dockerd || echo /usr/sbin/dockerd)
+      setsid "$dockerd" \
         --host "$DOCKER_HOST_URL" \
         --data-root "$STATE_DIR/docker" \
         --exec-root "$RUN_DIR/docker-exec" \
@@ -153,14 +160,175 @@ docker_status() {
   return 1
 }
 
+OVS_CTL=/usr/share/openvswitch/scripts/ovs-ctl
+OVS_MARKER=$RUN_DIR/ovs.started
+OVS_WAIT_SECONDS=${OCCITAN_OVS_WAIT_SECONDS:-30}
+
+# Both daemons: ovsdb-server answers `show`, ovs-vswitchd its control socket (without it writes hang).
+ovs_answers() {
+  command -v ovs-vsctl >/dev/null 2>&1 && ovs-vsctl --timeout=5 show >/dev/null 2>&1 &&
+    timeout 5 ovs-appctl -t ovs-vswitchd version >/dev/null 2>&1
+}
+
+ovs_start() {
+  ensure_packages openvswitch-switch iproute2 procps
+  mkdir -p "$RUN_DIR" "$STATE_DIR"
+  if ovs_answers; then
+    say "open vswitch already answers ($(ovs-vsctl --timeout=5 get Open_vSwitch . ovs_version 2>/dev/null | tr -d '"'))"
+    return 0
+  fi
+  [ -x "$OVS_CTL" ] || die "$OVS_CTL is missing: is openvswitch-switch installed?"
+  say "starting open vswitch with $OVS_CTL --system-id=random start"
+  # The marker first: a start that fails half-way is still ours to stop.
+  date -u +%FT%TZ >"$OVS_MARKER"
+  # No kernel module here: ovs-ctl's attempt to load it fails harmlessly; bridges use datapath_type=netdev.
+  "$OVS_CTL" --system-id=random start >>"$STATE_DIR/ovs-ctl.log" 2>&1 || true
+  local waited=0
+  until ovs_answers; do
+    if [ "$waited" -ge $((OVS_WAIT_SECONDS * 10)) ]; then
+      tail -n 20 "$STATE_DIR/ovs-ctl.log" >&2 || true
+      die "open vswitch did not answer within ${OVS_WAIT_SECONDS}s (log: $STATE_DIR/ovs-ctl.log, /var/log/openvswitch/)"
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  say "open vswitch answers"
+}
+
+ovs_stop() {
+  if [ ! -f "$OVS_MARKER" ]; then
+    say "open vswitch was not started by this script (no $OVS_MARKER); leaving it alone"
+    return 0
+  fi
+  say "stopping open vswitch with $OVS_CTL stop"
+  "$OVS_CTL" stop >>"$STATE_DIR/ovs-ctl.log" 2>&1 || true
+  rm -f "$OVS_MARKER"
+}
+
+ovs_status() {
+  if ovs_answers; then
+    say "open vswitch answers ($(ovs-vsctl --timeout=5 get Open_vSwitch . ovs_version 2>/dev/null | tr -d '"'))"
+    return 0
+  fi
+  say "open vswitch does not answer; start it with: bash scripts/services.sh start ovs"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------------
+# libvirt: the host's libvirtd (qemu:///system) with QEMU. Debian's libvirt-daemon-system (installed
+# before libvirtd first starts: it creates the libvirt-qemu user), libvirt-clients, qemu-system-x86,
+# qemu-utils (qemu-img) and dnsmasq-base. QEMU is set to run as root in /etc/libvirt/qemu.conf
+# (`user = "root"`, `group = "root"`): with Debian's default user /dev/kvm is refused and libvirtd
+# re-probes QEMU on every define (30-60 s each). After changing qemu.conf the script restarts a running
+# libvirtd: the one daemon it may restart without having started it. virtlogd starts before libvirtd
+# (domains log through it). `stop` stops only the libvirtd/virtlogd this script started (marker files).
+LIBVIRT_URI=qemu:///system
+LIBVIRT_WAIT_SECONDS=${OCCITAN_LIBVIRT_WAIT_SECONDS:-60}
+QEMU_CONF=/etc/libvirt/qemu.conf
+LIBVIRTD_PID=/run/libvirtd.pid
+VIRTLOGD_PID=/run/virtlogd.pid
+
+libvirt_answers() {
+  timeout 15 virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1
+}
+
+# The pid in a daemon's pid file when that process is alive and is that daemon.
+libvirt_daemon_pid() { # name pidfile
+  local pid
+  [ -f "$2" ] || return 1
+  pid=$(cat "$2" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || return 1
+  echo "$pid"
+}
+
+qemu_runs_as_root() {
+  grep -Eq '^[[:space:]]*user[[:space:]]*=[[:space:]]*"root"' "$QEMU_CONF" &&
+    grep -Eq '^[[:space:]]*group[[:space:]]*=[[:space:]]*"root"' "$QEMU_CONF"
+}
+
+libvirt_wait() {
+  local waited=0
+  until libvirt_answers; do
+    if [ "$waited" -ge $((LIBVIRT_WAIT_SECONDS * 10)) ]; then
+      tail -n 20 /var/log/libvirt/libvirtd.log >&2 2>/dev/null || true
+      die "libvirtd did not answer on $LIBVIRT_URI within ${LIBVIRT_WAIT_SECONDS}s"
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+libvirt_start() {
+  ensure_packages libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
+  mkdir -p "$RUN_DIR" /var/log/libvirt /var/run/libvirt
+  local conf_changed=0
+  if ! qemu_runs_as_root; then
+    say "setting QEMU to run as root in $QEMU_CONF (KVM access; fast defines)"
+    # Earlier user/group lines (commented or not) stay as they are; the last assignment wins.
+    printf '\n# occitan (scripts/services.sh): QEMU runs as root, so /dev/kvm works and defines are fast.\nuser = "root"\ngroup = "root"\n' >>"$QEMU_CONF"
+    conf_changed=1
+  fi
+  if ! libvirt_daemon_pid virtlogd "$VIRTLOGD_PID" >/dev/null; then
+    say "starting virtlogd"
+    virtlogd -d
+    touch "$RUN_DIR/virtlogd.started"
+  fi
+  local pid
+  if pid=$(libvirt_daemon_pid libvirtd "$LIBVIRTD_PID") && [ "$conf_changed" -eq 1 ]; then
+    say "restarting libvirtd (pid $pid) so that it reads the new $QEMU_CONF"
+    kill -TERM "$pid"
+    local waited=0
+    while [ -d "/proc/$pid" ]; do
+      [ "$waited" -ge 300 ] && die "libvirtd (pid $pid) did not stop within 30s"
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+  fi
+  if ! libvirt_daemon_pid libvirtd "$LIBVIRTD_PID" >/dev/null; then
+    say "starting libvirtd"
+    libvirtd -d
+    touch "$RUN_DIR/libvirtd.started"
+  fi
+  libvirt_wait
+  say "libvirt answers on $LIBVIRT_URI ($( [ -w /dev/kvm ] && echo 'KVM usable' || echo 'no KVM: domains use TCG'))"
+}
+
+libvirt_stop() {
+  local name pidfile pid
+  for name in libvirtd virtlogd; do
+    pidfile=/run/$name.pid
+    if [ ! -f "$RUN_DIR/$name.started" ]; then
+      say "$name was not started by this script; leaving it alone"
+      continue
+    fi
+    if pid=$(libvirt_daemon_pid "$name" "$pidfile"); then
+      say "stopping $name (pid $pid)"
+      kill -TERM "$pid"
+      local waited=0
+      while [ -d "/proc/$pid" ] && [ "$waited" -lt 300 ]; do sleep 0.1; waited=$((waited + 1)); done
+    fi
+    rm -f "$RUN_DIR/$name.started"
+  done
+}
+
+libvirt_status() {
+  if libvirt_answers; then
+    say "libvirt answers on $LIBVIRT_URI ($(virsh -c "$LIBVIRT_URI" version 2>/dev/null | grep -i 'running hypervisor' | sed 's/.*: *//'))"
+    return 0
+  fi
+  say "libvirt does not answer on $LIBVIRT_URI; start it with: bash scripts/services.sh start libvirt"
+  return 1
+}
+
 [ $# -eq 2 ] || usage
 case "$2" in
-  docker) ;;
+  docker|ovs|libvirt) ;;
   *) usage ;;
 esac
 case "$1" in
-  start) docker_start ;;
-  stop) docker_stop ;;
-  status) docker_status ;;
+  start) "$2_start" ;;
+  stop) "$2_stop" ;;
+  status) "$2_status" ;;
   *) usage ;;
 esac

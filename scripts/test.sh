@@ -7,4 +7,6 @@ node -e 'const [a]=process.versions.node.split(".");if(+a<20){console.error("occ
 bash scripts/install-deps.sh
 npx tsc -p tsconfig.json --noEmit
 bash scripts/services.sh start docker
+bash scripts/services.sh start libvirt
+bash scripts/services.sh start ovs
 npx jest --ci "$@"

@@ -9,11 +9,13 @@ import { authMiddleware, type Authenticator } from './auth';
 import type { Logger } from './backends/backend';
 import { projectDir, type Config } from './config';
 import { RequestHeaderFieldsTooLarge } from './errors';
+import { auditMiddleware } from './http/audit';
 import { entityRoutes } from './http/entity-routes';
 import { errorMiddleware } from './http/error-middleware';
 import { ACCEPTED_TYPES, OCCI_VERSION, checkVersion } from './http/negotiate';
 import { queryInterface } from './http/query-interface';
 import { requestContext } from './http/request';
+import { actingAs } from './service/acting';
 import { Collections } from './service/collections';
 import type { OcciService } from './service/occi-service';
 
@@ -34,6 +36,8 @@ export function buildApp(deps: AppDeps): Koa {
   const collections = new Collections(service, config.limits);
   const opts = { bodyBytes: config.limits.bodyBytes, baseUrl: config.baseUrl };
 
+  // Outermost: the audit line is written once the error middleware has set the final status.
+  app.use(auditMiddleware(log));
   app.use(async (ctx, next) => {
     ctx.set('Server', `occitan/${VERSION} OCCI/${OCCI_VERSION}`);
     ctx.set('Accept', ACCEPTED_TYPES);
@@ -41,6 +45,12 @@ export function buildApp(deps: AppDeps): Koa {
   });
   app.use(errorMiddleware(log));
   app.use(authMiddleware(auth));
+  // The service enforces some rules itself (kinds only admins manage): it learns who calls from here.
+  app.use(async (ctx, next) => {
+    const caller = ctx.state.caller as { user: string; admin: boolean } | undefined;
+    if (!caller) return next();
+    await actingAs({ user: caller.user, admin: caller.admin }, next);
+  });
   app.use(async (ctx, next) => {
     if (ctx.req.rawHeaders.length / 2 > config.limits.headerCount) {
       throw new RequestHeaderFieldsTooLarge(`the request has ${ctx.req.rawHeaders.length / 2} header lines; the limit is ${config.limits.headerCount}`);

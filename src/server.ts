@@ -14,6 +14,7 @@ import { projectDir } from './config';
 import { loadBuiltinCategories } from './category-manager/builtin';
 import { CategoryManager } from './category-manager/manager';
 import { createLogger } from './log';
+import { applyDeclared, type Declaration } from './service/declared';
 import { Maintenance } from './service/maintenance';
 import { OcciService } from './service/occi-service';
 import { openDatabase, type Database } from './store/couch';
@@ -63,7 +64,12 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
       id: d.uid, tenant: d.tenant, location: d.location, kind: d.kind, mixins: d.mixins, attributes: d.attributes,
       ...(d.ref !== undefined ? { ref: d.ref } : {}),
     });
+    // Entities providers declare from their configuration, made once every provider has started.
+    const declared: Declaration[] = [];
     const context = (provider: string, options: Record<string, unknown>): BackendContext => ({
+      declare: (list) => {
+        for (const entity of list) declared.push({ provider, entity });
+      },
       provider,
       options,
       log,
@@ -77,7 +83,8 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
       report: async (id, realised) => {
         const d = await entities.byUid(id);
         if (!d) return;
-        await entities.modify(d.tenant, d.location, (cur) => ({
+        // Only a settled entity: one being created, changed or deleted gets its state from that request.
+        await entities.modify(d.tenant, d.location, (cur) => cur.status !== 'ready' || cur.uid !== id ? undefined : ({
           ...cur,
           attributes: { ...cur.attributes, ...realised.attributes },
           ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
@@ -90,6 +97,7 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
     closers.push(() => backends.close());
     for (const line of backends.describe()) log.info(`provider: ${line}`);
     const service = new OcciService({ categories, entities, backends });
+    await applyDeclared(service, declared, log);
     const maintenance = new Maintenance(service, log, { periodMs: config.timers.leaseSweep ?? 5000, graceMs: config.timers.recoveryGrace ?? 60000 });
     maintenance.start();
     closers.push(() => maintenance.stop());

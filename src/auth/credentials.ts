@@ -22,6 +22,10 @@ export function credentialOf(headers: IncomingHttpHeaders, challenge: string): C
   if (authorization) {
     const m = /^(\S+)\s+(\S+)$/.exec(authorization);
     const scheme = m?.[1]?.toLowerCase();
+    // Two different credentials in one request: which one a proxy checked is anyone's guess.
+    if (xAuth && !(scheme === 'bearer' && m?.[2] === xAuth)) {
+      throw new Unauthorized('the request carries two different credentials (Authorization and X-Auth-Token); send one', challenge);
+    }
     if (m && scheme === 'bearer') return { kind: 'token', token: m[2]! };
     if (m && scheme === 'basic') {
       const decoded = Buffer.from(m[2]!, 'base64').toString('utf8');

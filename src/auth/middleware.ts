@@ -26,6 +26,18 @@ export function callerFor(p: Principal, asked: string | undefined): Caller {
   return { user: p.user, tenant, admin: p.admin, role: p.roles[tenant] ?? (p.admin ? 'admin' : 'member') };
 }
 
+/**
+ * Node keeps only the first of two Authorization headers and joins X-Auth-Token ones: a request that
+ * carries a credential header twice is refused, never half-read (a proxy may have read the other one).
+ */
+function refuseRepeatedCredentials(rawHeaders: readonly string[], challenge: string): void {
+  for (const name of ['authorization', 'x-auth-token']) {
+    let n = 0;
+    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) n++;
+    if (n > 1) throw new Unauthorized(`send one ${name} header, not ${n}`, challenge);
+  }
+}
+
 export function authMiddleware(auth: Authenticator) {
   return async function authenticate(ctx: Context, next: Next): Promise<void> {
     const tenantHeader = ctx.get('X-Tenant-Name').trim();
@@ -33,9 +45,13 @@ export function authMiddleware(auth: Authenticator) {
     if (auth.anonymous) {
       ctx.state.caller = callerFor({ user: 'anonymous', roles: {}, admin: true }, asked);
     } else {
+      refuseRepeatedCredentials(ctx.req.rawHeaders, auth.challenge);
       const credential = credentialOf(ctx.headers, auth.challenge);
       if (!credential) throw new Unauthorized('credentials are required', auth.challenge);
-      ctx.state.caller = callerFor(await auth.authenticate(credential), asked);
+      const principal = await auth.authenticate(credential);
+      // For the audit line when the tenant asked for is then refused (src/http/audit.ts).
+      ctx.state.authenticatedUser = principal.user;
+      ctx.state.caller = callerFor(principal, asked);
     }
     await next();
   };

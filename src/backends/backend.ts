@@ -67,6 +67,20 @@ export interface Clock {
   duration(name: string, fallbackMs: number): number;
 }
 
+/**
+ * An entity a provider's configuration says must exist (the docker provider's nodes of backends.json, the
+ * services of its service file). The server creates it through the service, on this provider, once every
+ * provider has started; when it is there already, `update` applies these attributes to it, `keep` leaves it.
+ */
+export interface DeclaredEntity {
+  tenant: string;
+  kind: TypeId;
+  location: string;
+  mixins?: readonly TypeId[];
+  attributes: Attributes;
+  whenPresent: 'update' | 'keep';
+}
+
 export interface BackendContext {
   /** The provider's name and its entry in backends.json. */
   readonly provider: string;
@@ -80,6 +94,8 @@ export interface BackendContext {
   report(id: EntityId, realised: Realised): Promise<void>;
   readonly state: KeyedState;
   readonly clock: Clock;
+  /** Entities to create (or update) once every provider has started; absent where nothing creates them (backend tests). */
+  declare?(entities: readonly DeclaredEntity[]): void;
 }
 
 export interface Backend {

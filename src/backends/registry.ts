@@ -18,6 +18,8 @@ type Factory = (name: string) => Backend;
 const implementations: Record<string, () => Promise<Factory>> = {
   dummy: async () => (await import('./dummy')).createBackend,
   docker: async () => (await import('./docker')).createBackend,
+  libvirt: async () => (await import('./libvirt')).createBackend,
+  ovs: async () => (await import('./ovs')).createBackend,
 };
 
 export interface ProviderEntry {
@@ -96,6 +98,8 @@ export const FALLBACK_PROVIDER = 'dummy';
 export class BackendRegistry {
   private readonly available = new Map<string, Backend>();
   private readonly unavailable = new Map<string, string>();
+  /** The kinds providers that failed to start would have realised. */
+  private readonly unavailableKinds = new Map<string, readonly TypeId[]>();
   private table: ProviderTable = { kinds: {} };
 
   constructor(
@@ -116,6 +120,7 @@ export class BackendRegistry {
         const why = (e as Error).message;
         if (!entry.optional) throw new Error(`provider ${name} (${entry.backend}) failed to start: ${why}`);
         this.unavailable.set(name, why);
+        this.unavailableKinds.set(name, backend.kinds);
         this.log.warn(`provider ${name} left out: ${why}`);
       }
     }
@@ -181,10 +186,20 @@ export class BackendRegistry {
   }
 
   /**
-   * The provider for a new entity of `kind`: the recorded default, else (a kind nobody configured,
-   * such as an admin-defined one, or a parent-kind fallback) the dummy recorder.
+   * The provider for a new entity of `kind`: the recorded default; else, for a kind the table does not
+   * list, the first provider (in backends.json order) whose backend realises that very kind (the docker
+   * provider's services and nodes); else the default of a parent kind; else (a kind nobody configured,
+   * such as an admin-defined one) the dummy recorder.
    */
   defaultFor(kind: TypeId, kindChain: readonly TypeId[]): string {
+    if (!this.table.kinds[kind]) {
+      for (const name of Object.keys(this.file.providers)) if (this.available.get(name)?.kinds.includes(kind)) return name;
+      for (const name of Object.keys(this.file.providers)) {
+        if (this.unavailableKinds.get(name)?.includes(kind)) {
+          throw new ServiceUnavailable(`provider ${name}, which realises ${kind}, is unavailable: ${this.unavailable.get(name) ?? 'it did not start'}`);
+        }
+      }
+    }
     for (const k of [kind, ...kindChain]) {
       const row = this.table.kinds[k];
       if (row) {

@@ -40,6 +40,7 @@ export function categoriesFromFile(doc: CategoryFile): Category[] {
     ...(k.title !== undefined ? { title: k.title } : {}),
     ...(k.parent !== undefined ? { parent: k.parent } : {}),
     ...(k.location !== undefined ? { location: k.location } : {}),
+    ...(k.adminOnly ? { adminOnly: true } : {}),
     attributes: toAttributeDefs(k.attributes),
     actions: [...(k.actions ?? [])],
     origin: 'builtin',

@@ -22,6 +22,8 @@ export interface KindFile {
   title?: string;
   parent?: string;
   location?: string;
+  /** Only global admins manage entities of this kind (they stay readable by the tenant that holds them). */
+  adminOnly?: boolean;
   attributes?: Record<string, AttributeDefFile>;
   actions?: string[];
 }
@@ -90,6 +92,7 @@ export const categoryFileSchema = {
         title: { type: 'string' },
         parent: nonEmptyString,
         location: nonEmptyString,
+        adminOnly: { type: 'boolean' },
         attributes,
         actions: idList,
       },

@@ -13,6 +13,18 @@ import { validateCategoryGraph } from './builtin';
 import { CategoryIndex } from './category-index';
 import { categoryFromDefinition, idOf } from './definitions';
 
+/**
+ * A user mixin's location: URI path characters only (locations travel as written in headers; no ',', which
+ * separates text/occi header values), no '.' or '..' segment, and not under the query interface.
+ */
+const USER_MIXIN_LOCATION = /^\/(?:(?!\.\.?\/)[A-Za-z0-9._~!$&'()*+;=:@-]+\/)+$/;
+function checkUserMixinLocation(id: TypeId, location: string): void {
+  if (!USER_MIXIN_LOCATION.test(location) || location.startsWith('/-/') || location.startsWith('/.well-known/')) {
+    const shown = JSON.stringify(location).replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    throw new BadRequest(`mixin ${id}: location ${shown} must be '/'-separated segments of letters, digits and . _ ~ - ! $ & ' ( ) * + ; = : @ ending in '/', with no '.' or '..' segment, outside /-/ and /.well-known/`);
+  }
+}
+
 interface CategoryDoc {
   _id: string;
   _rev?: string;
@@ -121,6 +133,7 @@ export class CategoryManager {
       if (def.class && def.class !== 'mixin') throw new BadRequest(`only mixins can be added to /-/ by users; ${idOf(def)} is a ${def.class}`);
       const c = categoryFromDefinition({ ...def, class: 'mixin' }, 'user', tenant) as Mixin;
       const id = categoryId(c);
+      checkUserMixinLocation(id, c.location);
       if (mixins.some((m) => categoryId(m) === id)) throw new BadRequest(`the request defines ${id} twice`);
       if (this.index.byId(id, tenant)) throw new Conflict(`category ${id} already exists`);
       const clash = this.index.byLocation(c.location, tenant);
@@ -178,7 +191,14 @@ export class CategoryManager {
       if (this.index.globalById(categoryId(c)) || this.userMixinAnywhere(categoryId(c))) throw new Conflict(`category ${categoryId(c)} already exists`);
     }
     this.checkGraph(created, []);
-    const docs: CategoryDoc[] = created.map((c) => ({ _id: docId(categoryId(c)), type: 'category', category: c }));
+    const docs: CategoryDoc[] = [];
+    for (const c of created) {
+      const _id = docId(categoryId(c));
+      // A category an admin deleted stays as a `removed` document: creating it again takes that revision
+      // (without it CouchDB answers a conflict and the create would be refused forever).
+      const old = (await this.db.get(_id).catch(() => undefined)) as CategoryDoc | undefined;
+      docs.push({ _id, ...(old?.removed && old._rev ? { _rev: old._rev } : {}), type: 'category', category: c });
+    }
     await this.writeAll(docs);
     for (const d of docs) this.apply(d);
     return created;

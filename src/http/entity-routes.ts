@@ -64,7 +64,8 @@ function filterOf(ctx: Context, r: RequestContext): EntityFilter {
   if (typeof category === 'string' && category !== '') f.categories.push(category.replace(/\s+/g, ''));
   if (typeof attribute === 'string' && attribute !== '') {
     if (typeof value !== 'string') throw new BadRequest(`filter on attribute ${attribute} needs a value (?attribute=NAME&value=V)`);
-    f.attributes[attribute] = value;
+    // Defined, not assigned: `?attribute=__proto__` must filter on that name, not be dropped.
+    Object.defineProperty(f.attributes, attribute, { value, enumerable: true, writable: true, configurable: true });
   }
   return f;
 }
@@ -120,8 +121,26 @@ async function* withLinks(deps: RouteDeps, r: RequestContext, tenant: string, do
   if (batch.length) yield* flush();
 }
 
+/**
+ * The request path, %-decoded. 400 for what can never name anything and could only confuse: a malformed
+ * escape, an encoded '/' (it would alias another path), a control character, a '.' or '..' segment.
+ */
+export function decodePath(raw: string): string {
+  if (/%2f/i.test(raw)) throw new BadRequest(`the path ${JSON.stringify(raw)} holds an encoded '/' (%2F), which would name another path; send '/' as it is`);
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest(`the path ${JSON.stringify(raw)} holds a malformed %-escape`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(path)) throw new BadRequest(`the path ${JSON.stringify(raw)} holds a control character`);
+  if (/\/\.\.?(\/|$)/.test(path)) throw new BadRequest(`the path ${JSON.stringify(raw)} holds a '.' or '..' segment`);
+  return path;
+}
+
 export async function entityRoutes(ctx: Context, r: RequestContext, deps: RouteDeps): Promise<void> {
-  const path = decodeURIComponent(ctx.path);
+  const path = decodePath(ctx.path);
   if (path.endsWith('/')) {
     const category = deps.service.index.byLocation(path, callerOf(ctx).tenant);
     if (category) return category.class === 'kind' ? kindCollection(ctx, r, deps, category) : mixinCollection(ctx, r, deps, category);

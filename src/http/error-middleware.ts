@@ -28,7 +28,8 @@ export function errorMiddleware(log: Logger) {
         message = (e as Error).message;
       }
       if (status >= 500 && !(e instanceof OcciError && e.expose)) {
-        const id = randomUUID();
+        // The audit middleware's id for this request when it has one, so the two log lines join.
+        const id = typeof ctx.state.requestId === 'string' ? ctx.state.requestId : randomUUID();
         log.error('request failed', { id, method: ctx.method, path: ctx.path, error: e instanceof Error ? e.stack ?? e.message : String(e) });
         message = `internal error (request id ${id})`;
       }

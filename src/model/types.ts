@@ -47,6 +47,8 @@ export interface Kind extends CategoryBase {
   actions: TypeId[];
   /** A path ending in '/', relative to the server root; absent only for core#entity. */
   location?: string;
+  /** Only global admins create, change, delete or act on entities of this kind (categories/*.yaml `adminOnly`). */
+  adminOnly?: boolean;
 }
 
 export interface Mixin extends CategoryBase {

@@ -44,7 +44,7 @@ function loosely(a: unknown, b: unknown): boolean {
 
 export function matches(doc: EntityDoc, f: EntityFilter): boolean {
   for (const c of f.categories) if (!doc.kinds.includes(c) && !doc.mixinClosure.includes(c)) return false;
-  for (const [name, value] of Object.entries(f.attributes)) if (!loosely(doc.attributes[name], value)) return false;
+  for (const [name, value] of Object.entries(f.attributes)) if (!loosely(Object.hasOwn(doc.attributes, name) ? doc.attributes[name] : undefined, value)) return false;
   return true;
 }
 

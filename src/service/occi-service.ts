@@ -10,11 +10,12 @@ import { randomUUID } from 'node:crypto';
 import type { Backend, BackendEntity, Change } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import type { CategoryManager } from '../category-manager/manager';
-import { BadRequest, Conflict, NotFound, NotImplemented, PreconditionFailed } from '../errors';
+import { BadRequest, Conflict, Forbidden, NotFound, NotImplemented, PreconditionFailed } from '../errors';
 import type { ActionRequest, Attributes, EntityRequest, Kind, LinkRequest, Mixin, TypeId } from '../model/types';
 import { CORE_ATTR, INFRA, LINK_KIND, RESOURCE_KIND, categoryId, splitTypeId } from '../model/types';
 import { coerceAttribute } from '../model/attributes';
 import type { EntityDoc, EntityStore } from '../store/entity-store';
+import { acting } from './acting';
 import { EntityStore as Store } from '../store/entity-store';
 import {
   LEASE_MIXIN,
@@ -55,6 +56,8 @@ export class OcciService {
   private readonly now: () => number;
   /** Per-entity queues: writes to one entity run one after another in this process (see `serially`). */
   private readonly queues = new Map<string, Promise<void>>();
+  /** Documents prepared here whose occi.core.id the server generated (no uniqueness lookup needed). */
+  private readonly generatedIds = new WeakSet<EntityDoc>();
 
   constructor(deps: ServiceDeps) {
     this.categories = deps.categories;
@@ -87,6 +90,13 @@ export class OcciService {
       if (this.queues.get(key) === tail) this.queues.delete(key);
     });
     return run;
+  }
+
+  /** A kind marked `adminOnly` (docker#node) is managed by global admins only; the system's own work passes. */
+  private requireManager(kind: TypeId, verb: string): void {
+    if (!this.index.kind(kind)?.adminOnly) return;
+    const who = acting();
+    if (who && !who.admin) throw new Forbidden(`only a global admin may ${verb} an entity of ${kind}`);
   }
 
   // --- reading -------------------------------------------------------------------------------------
@@ -138,6 +148,7 @@ export class OcciService {
       throw new BadRequest(`${at.collection.location} is the collection of ${categoryId(at.collection)}; the request names ${categoryId(kind)}`);
     }
     if (!kind.location && !at.path) throw new BadRequest(`${categoryId(kind)} cannot be instantiated`);
+    this.requireManager(categoryId(kind), 'create');
     const isLink = this.index.isKindOf(categoryId(kind), LINK_KIND);
     if (!isLink && !this.index.isKindOf(categoryId(kind), RESOURCE_KIND)) throw new BadRequest(`${categoryId(kind)} is neither a resource nor a link kind`);
     checkMixins(this.index, tenant, kind, mixins);
@@ -156,6 +167,7 @@ export class OcciService {
       id = typeof chosen === 'string' && chosen !== '' ? chosen : `urn:uuid:${randomUUID()}`;
       location = kind.location! + segmentFromId(id);
     }
+    const generated = id !== given[CORE_ATTR.id];
     given[CORE_ATTR.id] = id;
 
     let source: string | undefined;
@@ -195,6 +207,7 @@ export class OcciService {
       updated: now,
     };
     this.applyLease(doc);
+    if (generated) this.generatedIds.add(doc);
     return doc;
   }
 
@@ -306,7 +319,8 @@ export class OcciService {
 
   /** Inserts one document as `creating`, asks its backend, then marks it ready. Undoes itself on failure. */
   private async realise(doc: EntityDoc, opts: { createOnly?: boolean }): Promise<EntityDoc> {
-    if (await this.entities.byOcciId(doc.tenant, doc.attributes[CORE_ATTR.id] as string)) {
+    // A fresh urn:uuid cannot clash: only a client-chosen id needs the (view-indexing, slow) lookup.
+    if (!this.generatedIds.has(doc) && (await this.entities.byOcciId(doc.tenant, doc.attributes[CORE_ATTR.id] as string))) {
       throw new Conflict(`an entity with id ${doc.attributes[CORE_ATTR.id] as string} already exists`);
     }
     let stored: EntityDoc;
@@ -405,6 +419,7 @@ export class OcciService {
    * `full`: mutable attributes not given are reset to their defaults (PUT).
    */
   async applyChange(doc: EntityDoc, next: EntityDoc, given: Attributes, full: boolean): Promise<EntityDoc> {
+    this.requireManager(doc.kind, 'change');
     const defs = this.index.attributeDefs(next.kind, next.mixins, next.tenant);
     const checked = checkAttributes(given, { defs, current: doc.attributes });
     const attributes: Attributes = {};
@@ -461,6 +476,7 @@ export class OcciService {
 
   /** Removes an entity from its platform and the store; idempotent. */
   async destroy(doc: EntityDoc): Promise<void> {
+    this.requireManager(doc.kind, 'delete');
     if (doc.source === undefined) {
       const links = [
         ...(await this.entities.linksOf(doc.tenant, 'source', doc.location)),
@@ -501,7 +517,7 @@ export class OcciService {
     const defs = def?.attributes ?? {};
     const out: Attributes = {};
     for (const [name, value] of Object.entries(params)) {
-      const d = defs[name];
+      const d = Object.hasOwn(defs, name) ? defs[name] : undefined;
       if (!d) throw new BadRequest(`action ${action} has no parameter ${name}${Object.keys(defs).length ? ` (parameters: ${Object.keys(defs).join(', ')})` : ''}`);
       out[name] = coerceAttribute(name, value, d);
     }
@@ -543,6 +559,7 @@ export class OcciService {
   }
 
   async perform(doc: EntityDoc, action: TypeId, params: Attributes): Promise<EntityDoc> {
+    this.requireManager(doc.kind, 'act on');
     const backend = this.actionBackend(doc, action);
     const realised = await backend.action(await this.backendEntity(doc), action, params);
     const updated = await this.entities.modify(doc.tenant, doc.location, (d) => ({

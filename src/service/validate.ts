@@ -84,7 +84,8 @@ export interface AttributeCheck {
 export function checkAttributes(given: Attributes, check: AttributeCheck): Attributes {
   const out: Attributes = {};
   for (const [name, raw] of Object.entries(given)) {
-    const def = check.defs[name];
+    // Own names only: `constructor` or `toString` are not attributes of every kind.
+    const def = Object.hasOwn(check.defs, name) ? check.defs[name] : undefined;
     if (!def) throw new BadRequest(`unknown attribute ${name}`);
     const value = coerceAttribute(name, raw, def);
     const settable = def.mutable && !SERVER_SET.has(name);
@@ -129,4 +130,11 @@ export function checkEntityPath(path: string): void {
     throw new BadRequest(`${JSON.stringify(path)} cannot be an entity location: it must be a path like /compute/web1, not ending in '/'`);
   }
   if (path.startsWith('/-/') || path.startsWith('/.well-known/')) throw new BadRequest(`${path} is reserved for the query interface`);
+  // Locations travel as written in Location, X-OCCI-Location and Link headers: only URI path characters
+  // (RFC 3986 pchar, not %-encoded), so no control, space, quote, angle bracket or non-ASCII character,
+  // and no ',' (it separates the values of a text/occi header).
+  if (!/^[A-Za-z0-9._~!$&'()*+;=:@/-]+$/.test(path)) {
+    const shown = JSON.stringify(path).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    throw new BadRequest(`${shown} cannot be an entity location: use letters, digits, '/' and . _ ~ - ! $ & ' ( ) * + ; = : @ only`);
+  }
 }

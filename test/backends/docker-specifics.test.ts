@@ -236,7 +236,9 @@ describe('init and errors at the edge', () => {
     try {
       // Within the grace period nothing is reaped.
       const graceful = context(OPTIONS, { dockerReapGrace: 3_600_000 });
-      await createBackend('docker').init(graceful);
+      const first = createBackend('docker');
+      await first.init(graceful);
+      await first.close();
       expect(await dockerLines(['ps', '-aq', '--no-trunc', '--filter', `id=${orphanId}`])).toEqual([orphanId]);
 
       const ctx = context(OPTIONS, { dockerReapGrace: 0 });

@@ -65,8 +65,9 @@ function fetchBody(port: number, p: string, accept: string): Promise<{ status: n
   });
 }
 
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-bench-'));
+
 async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-bench-'));
   const backendsFile = path.join(dataDir, 'backends.json');
   const kinds = ['compute', 'storage', 'storagelink', 'network', 'networkinterface'];
   fs.writeFileSync(backendsFile, JSON.stringify({
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     overrides: {
       dataDir: path.join(dataDir, 'data'),
       backendsFile,
+      ...(process.env.BENCH_CATEGORIES_DIR ? { categoriesDir: process.env.BENCH_CATEGORIES_DIR } : {}),
       couchdb: { url: '', database: 'occitan' },
       log: { level: 'silent' },
       port: 0,
@@ -171,7 +173,14 @@ async function main(): Promise<void> {
           return;
         }
         case 'mem-reset':
-          gc?.();
+          // Let the heap settle (RSS still falls for a while after a load phase), then reset the peak.
+          for (let i = 0, last = Infinity; i < 15; i++) {
+            gc?.();
+            await new Promise((r) => setTimeout(r, 200));
+            const rss = statusKb('VmRSS');
+            if (last - rss < 1 << 20) break;
+            last = rss;
+          }
           try {
             fs.writeFileSync('/proc/self/clear_refs', '5');
           } catch {
@@ -200,5 +209,6 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench server: ${(e as Error).stack ?? String(e)}\n`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
   process.exit(1);
 });

@@ -160,6 +160,12 @@ describe.each(TYPES)('entity in %s', (type) => {
     const unknown = await sendAction(h.http.post(`/compute/${name(type)}?action=fly`), type, ACT + 'fly', {});
     expect(unknown.status).toBe(400);
     expect(errorOf(unknown, type)).toContain('fly');
+    // A known action the current state forbids: 409 (DESIGN.md), nothing changed.
+    const before = await h.seq();
+    const restart = await sendAction(h.http.post(`/compute/${name(type)}?action=restart`), type, ACT + 'restart', {});
+    expect(restart.status).toBe(409);
+    expect(errorOf(restart, type)).toContain('restart');
+    expect(await h.seq()).toBe(before);
     // save is a compute action (GFD.224) but the dummy provider cannot make an OS template: 501.
     const save = await sendAction(h.http.post(`/compute/${name(type)}?action=save`), type, ACT + 'save', {});
     expect(save.status).toBe(501);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { addToken } from '../../src/auth/token-file';
+import type { Logger } from '../../src/backends/backend';
 import { startHarness, type Harness } from './harness';
 
 export interface TokenFixture {
@@ -24,8 +25,8 @@ export function tokenFixture(): TokenFixture {
 }
 
 /** A whole occitan in auth.mode tokens on the fixture's file. */
-export function startTokenHarness(tokens: TokenFixture, overrides: Record<string, unknown> = {}): Promise<Harness> {
-  return startHarness({ auth: { mode: 'tokens', tokenFile: tokens.file }, ...overrides });
+export function startTokenHarness(tokens: TokenFixture, overrides: Record<string, unknown> = {}, opts: { log?: Logger } = {}): Promise<Harness> {
+  return startHarness({ auth: { mode: 'tokens', tokenFile: tokens.file }, ...overrides }, opts);
 }
 
 /** `Authorization: Basic` for a user and password. */

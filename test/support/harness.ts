@@ -35,7 +35,8 @@ export function dummyBackendsFile(): string {
   return file;
 }
 
-export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
+/** `opts.log` receives everything occitan logs (quiet by default): the audit test captures it. */
+export async function startHarness(overrides: Record<string, unknown> = {}, opts: { log?: Logger } = {}): Promise<Harness> {
   const config = loadConfig({
     env: { OCCITAN_COUCHDB_URL: process.env.OCCITAN_COUCHDB_URL ?? '' },
     overrides: {
@@ -47,7 +48,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
       ...overrides,
     },
   });
-  const occitan = await startOccitan(config, { memoryStore: true, log: quietLog });
+  const occitan = await startOccitan(config, { memoryStore: true, log: opts.log ?? quietLog });
   const http = request(occitan.app.callback());
   return {
     occitan,

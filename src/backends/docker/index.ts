@@ -1,226 +1,186 @@
 /**
- * The docker provider: a compute is a container on a Docker Engine (dockerode over the Engine's unix
- * socket). backends.json:
+ * The docker provider: computes as containers, services of replicated containers (Genisys) and the pool
+ * of Docker Engines they are placed on (Siren's nodes), through dockerode. backends.json:
  *
- *   "docker": { "backend": "docker", "optional": true,
- *               "options": { "nodes": [ { "id": "local", "socketPath": "/var/run/docker.sock" } ], "instance": "default" } }
+ *   "docker": { "backend": "docker", "optional": true, "options": {
+ *       "nodes": [ { "id": "local", "endpoint": "unix:///var/run/docker.sock", "networkMode": "none" },
+ *                  { "id": "edge1", "endpoint": "tcp://10.0.0.5:2376",
+ *                    "tls": { "ca": "/etc/occitan/ca.pem", "cert": "/etc/occitan/cert.pem", "key": "/etc/occitan/key.pem" },
+ *                    "memory": 1, "location": "residence", "networkMode": "occitan", "publishIp": "0.0.0.0" } ],
+ *       "instance": "default", "serviceFile": "/etc/occitan/services.yaml", "tenant": "default" } }
+ *
+ * Kinds: infrastructure#compute (a container), docker#service (N replicas; action scale), docker#node
+ * (an Engine of the pool; admin-only). The nodes of backends.json and the services of the service file
+ * are declared to the service at start-up (they exist as entities of `tenant`).
  *
  * Images come from templates. An administrator registers each image as an os_tpl mixin that depends on
  * `http://schemas.ogf.org/occi/infrastructure#os_tpl` and `https://occitan.dev/occi/docker#container`
  * (categories/docker.yaml) and gives `occitan.docker.image` a default with its tag (`busybox:1.36`), and
  * `occitan.provider` the default `docker` so the template picks this provider. Images are never pulled:
- * one missing on the node is a 400 naming it, before any container is made. The container mixin also
- * carries `occitan.docker.command` and `occitan.docker.environment` per entity.
+ * one missing on every eligible node is a 400 naming it, before any container is made.
  *
- * Every container carries the labels dev.occitan.entity / .instance / .tenant and a name derived from the
- * entity's internal id; nothing unlabelled is ever touched. The ref is `{ node, containerId, netns }`.
+ * Every container carries the labels dev.occitan.entity / .instance / .tenant (replicas also .replica and
+ * .definition) and a name derived from the entity's internal id; nothing unlabelled is ever touched. A
+ * compute's ref is `{ node, containerId, netns }`.
  * Named waits (`clock.duration`): dockerStopTimeout (graceful stop, 10 s), dockerReapGrace (age under
- * which an unowned labelled container is left alone at start-up, 60 s), dockerRequestTimeout (60 s).
- *
- * This slice uses the first node; the node pool with memory reservations, services and ports come next.
+ * which an unowned labelled container is left alone, 60 s), dockerRequestTimeout (60 s),
+ * dockerReconcilePeriod (how often the running reconciliation looks for orphans, 60 s).
  */
-import { Conflict, Internal, NotFound } from '../../errors';
-import type { TypeId } from '../../model/types';
+import { Internal, NotImplemented } from '../../errors';
+import type { Attributes, TypeId } from '../../model/types';
 import { INFRA } from '../../model/types';
-import type { Attributes } from '../../model/types';
 import type { Backend, BackendContext, BackendEntity, Change, Realised } from '../backend';
-import { ACTIONS, performAction } from './actions';
-import { DockerNode, parseOptions, statusOf, translateDockerError } from './client';
-import type { Located } from './containers';
-import { checkCommand, listOwn, locate, remove, requireImage, start, stop } from './containers';
-import { reconcile } from './reconcile';
-import { DEFAULT_INSTANCE, DEFINITION_ATTRIBUTES, LIVE_ATTRIBUTES, buildContainerSpec, resourcesOf } from './spec';
-import { realisedFrom, refOf } from './state';
+import { ACTIONS } from './actions';
+import { DockerNode, parseOptions } from './client';
+import { Computes } from './computes';
+import { NODE_KIND, Nodes, nodeAttributes, nodeIdOf } from './nodes';
+import { NodePool } from './pool';
+import { Watcher } from './events';
+import { readServiceFile } from './service-file';
+import { SCALE_ACTION, SERVICE_KIND } from './service-spec';
+import { Services } from './services';
+import { DEFAULT_INSTANCE } from './spec';
 
 const COMPUTE = INFRA + 'compute';
+const DEFAULT_TENANT = 'default';
+/** How long after occitan's own operation on an entity the event watcher leaves it to that request. */
+const BUSY_AFTER_MS = 2000;
 
 class DockerBackend implements Backend {
-  readonly kinds: readonly TypeId[] = [COMPUTE];
-  readonly actions: readonly TypeId[] = ACTIONS;
+  readonly kinds: readonly TypeId[] = [COMPUTE, SERVICE_KIND, NODE_KIND];
+  readonly actions: readonly TypeId[] = [...ACTIONS, SCALE_ACTION];
   private ctx: BackendContext | undefined;
-  private nodes: DockerNode[] = [];
+  private pool?: NodePool;
+  private computes?: Computes;
+  private services?: Services;
+  private nodes?: Nodes;
+  private watcher?: Watcher;
   private instance = DEFAULT_INSTANCE;
+  /** Entities occitan is working on: operations in flight, and when the last one ended. */
+  private readonly working = new Map<string, { count: number; ended: number }>();
 
   constructor(readonly name: string) {}
+
+  /** Runs an operation on an entity, marking it busy for the event watcher meanwhile (and a moment after). */
+  private async busy<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const w = this.working.get(id) ?? { count: 0, ended: 0 };
+    w.count++;
+    this.working.set(id, w);
+    try {
+      return await work();
+    } finally {
+      w.count--;
+      w.ended = Date.now();
+      // Forget it once the watcher no longer cares.
+      setTimeout(() => {
+        if (this.working.get(id) === w && w.count === 0 && Date.now() - w.ended >= BUSY_AFTER_MS) this.working.delete(id);
+      }, BUSY_AFTER_MS + 10).unref();
+    }
+  }
+
+  private isBusy(id: string): boolean {
+    const w = this.working.get(id);
+    return !!w && (w.count > 0 || Date.now() - w.ended < BUSY_AFTER_MS);
+  }
 
   async init(ctx: BackendContext): Promise<void> {
     const options = parseOptions(ctx.options);
     const stopMs = ctx.clock.duration('dockerStopTimeout', 10_000);
     const timeout = Math.max(ctx.clock.duration('dockerRequestTimeout', 60_000), stopMs + 30_000);
+    const instance = options.instance ?? DEFAULT_INSTANCE;
+    const tenant = options.tenant ?? DEFAULT_TENANT;
+    const services = options.serviceFile ? readServiceFile(options.serviceFile) : [];
+    const pool = new NodePool(ctx);
     const nodes = options.nodes.map((n) => new DockerNode(n, timeout));
-    // The first node serves every compute for now: it must answer.
-    try {
-      await nodes[0]!.docker.ping();
-    } catch (e) {
-      throw translateDockerError(e, nodes[0]!, 'ping it');
+    for (const n of nodes) pool.add(n);
+    const nodeEntities = new Nodes(ctx, pool, timeout);
+    // Node entities created at run time (earlier) join the pool; those of backends.json get their entity back.
+    for await (const e of ctx.owned()) {
+      if (e.kind !== NODE_KIND) continue;
+      const existing = pool.get(nodeIdOf(e));
+      if (existing) existing.entityId = e.id;
+      else {
+        try {
+          await nodeEntities.create(e);
+        } catch (err) {
+          ctx.log.warn('docker provider could not add a node entity to its pool', { node: nodeIdOf(e), error: String(err) });
+        }
+      }
     }
-    this.instance = options.instance ?? DEFAULT_INSTANCE;
-    this.nodes = nodes;
+    const probes = await Promise.all(nodes.map((n) => n.probe().then(() => undefined, (e: Error) => e)));
+    const failures = probes.filter((p): p is Error => p !== undefined);
+    // At least one node must answer; the others are marked down and skipped by placement.
+    if (failures.length === nodes.length) throw failures[0]!;
+    for (const [i, p] of probes.entries()) if (p) ctx.log.warn(`docker provider: ${nodes[i]!.describe()} does not answer`, { error: p.message });
+    const stopSeconds = (): number => Math.max(0, Math.ceil(ctx.clock.duration('dockerStopTimeout', 10_000) / 1000));
+    this.instance = instance;
+    this.pool = pool;
     this.ctx = ctx;
-    await reconcile({ ctx, node: nodes[0]!, instance: this.instance, graceMs: ctx.clock.duration('dockerReapGrace', 60_000) });
-    ctx.log.info(`docker provider ${this.name} ready`, { node: nodes[0]!.describe(), instance: this.instance });
+    this.nodes = nodeEntities;
+    this.computes = new Computes({ ctx, pool, instance, stopSeconds });
+    this.services = new Services({ ctx, pool, instance, stopSeconds });
+    this.watcher = new Watcher({ ctx, pool, instance, graceMs: ctx.clock.duration('dockerReapGrace', 60_000), periodMs: ctx.clock.duration('dockerReconcilePeriod', 60_000), services: this.services, busy: (id) => this.isBusy(id) });
+    await this.watcher.reconcileAll();
+    this.watcher.start();
+    ctx.declare?.([
+      ...options.nodes.map((n) => ({ tenant, kind: NODE_KIND, location: `/nodes/${n.id}`, attributes: nodeAttributes(n), whenPresent: 'update' as const })),
+      ...services.map((s) => ({ tenant: s.tenant ?? tenant, kind: SERVICE_KIND, location: `/services/${s.name}`, attributes: s.attributes, whenPresent: 'update' as const })),
+    ]);
+    ctx.log.info(`docker provider ${this.name} ready`, { nodes: nodes.map((n) => n.describe()), instance });
   }
 
   async close(): Promise<void> {
+    await this.watcher?.stop();
+    await this.pool?.settled();
+    this.watcher = undefined;
     this.ctx = undefined;
-    this.nodes = [];
+    this.pool = undefined;
+    this.computes = undefined;
+    this.services = undefined;
+    this.nodes = undefined;
   }
 
-  private need(): BackendContext {
-    if (!this.ctx) throw new Internal(`provider ${this.name} used before init or after close`);
-    return this.ctx;
+  private parts(): { computes: Computes; services: Services; nodes: Nodes } {
+    if (!this.ctx || !this.computes || !this.services || !this.nodes) throw new Internal(`provider ${this.name} used before init or after close`);
+    return { computes: this.computes, services: this.services, nodes: this.nodes };
   }
 
-  /** The node an entity lives on (its ref's), else where a new one goes (the first node, for now). */
-  private nodeFor(entity: BackendEntity): DockerNode {
-    this.need();
-    const ref = refOf(entity.ref);
-    return (ref && this.nodes.find((n) => n.id === ref.node)) ?? this.nodes[0]!;
-  }
-
-  private locate(entity: BackendEntity): Promise<Located | undefined> {
-    const ref = refOf(entity.ref);
-    const node = this.nodeFor(entity);
-    return locate(node, entity.id, this.instance, ref?.node === node.id ? ref.containerId : undefined);
-  }
-
-  private async mustLocate(entity: BackendEntity): Promise<Located> {
-    const found = await this.locate(entity);
-    if (!found) throw new NotFound(`the container of ${entity.location} is gone from docker node ${this.nodeFor(entity).id}`);
-    return found;
-  }
-
-  private stopSeconds(): number {
-    return Math.max(0, Math.ceil(this.need().clock.duration('dockerStopTimeout', 10_000) / 1000));
+  private part(entity: BackendEntity): Computes | Services | Nodes {
+    const p = this.parts();
+    if (entity.kind === SERVICE_KIND) return p.services;
+    if (entity.kind === NODE_KIND) return p.nodes;
+    return p.computes;
   }
 
   async create(entity: BackendEntity): Promise<Realised> {
-    const spec = buildContainerSpec(entity, { instance: this.instance });
-    const node = this.nodeFor(entity);
-    const existing = await this.locate(entity);
-    if (existing) return realisedFrom(node.id, existing.info); // adopt
-    const image = await requireImage(node, spec.Image!);
-
-    let id: string;
-    try {
-      id = (await node.docker.createContainer(spec)).id;
-    } catch (e) {
-      if (statusOf(e) === 409) {
-        // A concurrent create of the same entity won the name: adopt its container. Docker reserves the
-        // name before the container is listed, so it may take a moment to appear (bounded).
-        for (let attempt = 0; attempt < 20; attempt++) {
-          const winner = await this.locate(entity);
-          if (winner) return realisedFrom(node.id, winner.info);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        throw new Conflict(`a container named ${spec.name} exists on docker node ${node.id} without this entity's labels; occitan leaves it alone`);
-      }
-      throw translateDockerError(e, node, `create the container of ${entity.location}`);
-    }
-    try {
-      const container = node.docker.getContainer(id);
-      await checkCommand(node, container, spec, image);
-      await start(node, container, `start the container of ${entity.location}`);
-      return realisedFrom(node.id, await container.inspect());
-    } catch (e) {
-      await this.undo(node, id, entity);
-      throw translateDockerError(e, node, `start the container of ${entity.location}`);
-    }
-  }
-
-  /** All or nothing: removes a container a failed step made. The original error wins. */
-  private async undo(node: DockerNode, id: string, entity: BackendEntity): Promise<void> {
-    await remove(node, id, `remove the container of ${entity.location}`).catch((e: unknown) =>
-      this.ctx?.log.error('docker provider could not remove a container after a failed step', { entity: entity.id, container: id, error: String(e) }),
-    );
+    return this.busy(entity.id, () => this.part(entity).create(entity));
   }
 
   async retrieve(entity: BackendEntity): Promise<Realised> {
-    const found = await this.mustLocate(entity);
-    return realisedFrom(found.node.id, found.info);
+    return this.part(entity).retrieve(entity);
   }
 
-  async update(current: BackendEntity, change: Change): Promise<Realised> {
+  async update(entity: BackendEntity, change: Change): Promise<Realised> {
     // The entity as it is to be (the service already merged the change; a caller that did not is served too).
-    const entity: BackendEntity = { ...current, attributes: { ...current.attributes, ...change.attributes } };
-    const spec = buildContainerSpec(entity, { instance: this.instance }); // 400 before anything changes
-    const found = await this.mustLocate(entity);
-    const keys = Object.keys(change.attributes);
-    if (keys.some((k) => DEFINITION_ATTRIBUTES.includes(k))) return this.recreate(entity, found, spec);
-    if (keys.some((k) => LIVE_ATTRIBUTES.includes(k))) {
-      try {
-        await found.node.docker.getContainer(found.info.Id).update(resourcesOf(entity.attributes));
-      } catch (e) {
-        throw translateDockerError(e, found.node, `change the limits of the container of ${entity.location}`);
-      }
-    }
-    return this.retrieve({ ...entity, ref: { node: found.node.id, containerId: found.info.Id } });
-  }
-
-  /**
-   * A new definition (image, command, environment, hostname) needs a new container: made beside the old
-   * one, checked, then swapped in (the old one stopped, the new one started in the old one's state).
-   * On failure the new one is removed and the old one put back as it was.
-   */
-  private async recreate(entity: BackendEntity, found: Located, spec: ReturnType<typeof buildContainerSpec>): Promise<Realised> {
-    const { node, info: old } = found;
-    const name = spec.name!;
-    const image = await requireImage(node, spec.Image!);
-    // A replacement a crash left behind carries the entity's labels: it goes first.
-    for (const c of await listOwn(node, entity.id, this.instance)) {
-      if (c.Id !== old.Id) await remove(node, c.Id, `remove a leftover container of ${entity.location}`);
-    }
-    let id: string;
-    try {
-      id = (await node.docker.createContainer({ ...spec, name: `${name}-next` })).id;
-    } catch (e) {
-      throw translateDockerError(e, node, `create the new container of ${entity.location}`);
-    }
-    const next = node.docker.getContainer(id);
-    const oldC = node.docker.getContainer(old.Id);
-    const wasRunning = old.State.Running;
-    try {
-      await checkCommand(node, next, spec, image);
-      if (wasRunning) {
-        await stop(node, oldC, this.stopSeconds(), `stop the old container of ${entity.location}`);
-        await start(node, next, `start the new container of ${entity.location}`);
-        if (old.State.Paused) await next.pause();
-      }
-    } catch (e) {
-      await this.undo(node, id, entity);
-      if (wasRunning) {
-        await start(node, oldC, `restart the old container of ${entity.location}`)
-          .then(() => (old.State.Paused ? oldC.pause() : undefined))
-          .catch((undo: unknown) => this.ctx?.log.error('docker provider could not restart the old container after a failed update', { entity: entity.id, error: String(undo) }));
-      }
-      throw translateDockerError(e, node, `replace the container of ${entity.location}`);
-    }
-    await remove(node, old.Id, `remove the old container of ${entity.location}`);
-    try {
-      await next.rename({ name });
-    } catch (e) {
-      // Still labelled for the entity, so found and managed; only its name says "-next".
-      this.ctx?.log.warn('docker provider could not rename a replacement container', { entity: entity.id, error: String(e) });
-    }
-    const realised = await this.retrieve({ ...entity, ref: { node: node.id, containerId: id } });
-    return { ...realised, runtimeChanged: true };
+    return this.busy(entity.id, () => this.part(entity).update({ ...entity, attributes: { ...entity.attributes, ...change.attributes } }, change));
   }
 
   async delete(entity: BackendEntity): Promise<void> {
-    const node = this.nodeFor(entity);
-    const ref = refOf(entity.ref);
-    const ids = new Set((await listOwn(node, entity.id, this.instance)).map((c) => c.Id));
-    // The ref's container too, when it still carries this entity's labels (listOwn found it then anyway).
-    if (ref?.node === node.id && !ids.has(ref.containerId)) {
-      const found = await locate(node, entity.id, this.instance, ref.containerId);
-      if (found) ids.add(found.info.Id);
-    }
-    for (const id of ids) await remove(node, id, `remove the container of ${entity.location}`);
+    return this.busy(entity.id, () => this.part(entity).delete(entity));
   }
 
   async action(entity: BackendEntity, action: TypeId, params: Attributes): Promise<Realised> {
-    const found = await this.mustLocate(entity);
-    return performAction(found, action, params, { stopSeconds: this.stopSeconds(), location: entity.location });
+    return this.busy(entity.id, () => this.act(entity, action, params));
+  }
+
+  private async act(entity: BackendEntity, action: TypeId, params: Attributes): Promise<Realised> {
+    const p = this.part(entity);
+    if (p instanceof Services) {
+      if (action !== SCALE_ACTION) throw new NotImplemented(`a docker service has no action ${action} (it scales: ${SCALE_ACTION})`);
+      return p.scale(entity, params['number']);
+    }
+    if (p instanceof Nodes) throw new NotImplemented(`a docker node has no action ${action}`);
+    return p.action(entity, action, params);
   }
 }
 

@@ -1,23 +1,27 @@
 /**
- * Start-up reconciliation of one node with what occitan stored (issue: adopt, mark, reap):
+ * Reconciliation of the node pool with what occitan stored (adopt, mark, reap), at start-up and then
+ * every `dockerReconcilePeriod`:
  * - a labelled container whose entity occitan still has is adopted: nothing to do, lookups go by label;
- * - an entity whose container is gone (removed behind occitan's back) is reported in error;
+ * - a compute whose container is gone (removed behind occitan's back) is reported in error, once;
  * - a container labelled for this instance whose entity no longer exists is removed, once it is older
  *   than the grace period (a create in flight in another process has its document stored before its
- *   container exists, and the containers are listed before the documents, so it is never mistaken).
- * Containers without this instance's labels are never touched. Live reconciliation (the event stream)
- * comes with the node pool.
+ *   container exists, and the containers are listed before the documents, so it is never mistaken);
+ * - a reservation whose entity no longer exists is released after the same grace period.
+ * Containers without this instance's labels are never touched. A node that does not answer is skipped
+ * (and said so in the log).
  */
+import type Dockerode from 'dockerode';
 import type { BackendContext, BackendEntity } from '../backend';
 import type { DockerNode } from './client';
 import { translateDockerError } from './client';
-import { remove } from './containers';
+import { inspect, isOwn, remove } from './containers';
+import type { NodePool } from './pool';
 import { ATTR, LABEL } from './spec';
 import { refOf } from './state';
 
 export interface ReconcileOptions {
   ctx: BackendContext;
-  node: DockerNode;
+  pool: NodePool;
   instance: string;
   graceMs: number;
 }
@@ -25,39 +29,61 @@ export interface ReconcileOptions {
 export interface ReconcileResult {
   reaped: string[];
   vanished: string[];
+  released: string[];
 }
 
-export async function reconcile({ ctx, node, instance, graceMs }: ReconcileOptions): Promise<ReconcileResult> {
-  let containers;
-  try {
-    containers = await node.docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`, LABEL.entity] } });
-  } catch (e) {
-    throw translateDockerError(e, node, 'list its occitan containers');
+export function vanishedMessage(containerId: string, node: string): string {
+  return `its container ${containerId.slice(0, 12)} is gone from docker node ${node} (removed outside occitan)`;
+}
+
+export async function reconcile({ ctx, pool, instance, graceMs }: ReconcileOptions): Promise<ReconcileResult> {
+  const listed = new Map<DockerNode, Dockerode.ContainerInfo[]>();
+  for (const node of pool.all()) {
+    try {
+      listed.set(node, await node.docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`, LABEL.entity] } }));
+    } catch (e) {
+      ctx.log.warn('docker provider could not reconcile a node', { node: node.id, error: translateDockerError(e, node, 'list its occitan containers').message });
+    }
   }
   const owned = new Map<string, BackendEntity>();
   for await (const e of ctx.owned()) owned.set(e.id, e);
 
-  const result: ReconcileResult = { reaped: [], vanished: [] };
+  const result: ReconcileResult = { reaped: [], vanished: [], released: [] };
   const now = ctx.clock.now();
   const withContainer = new Set<string>();
-  for (const c of containers) {
-    const entityId = c.Labels?.[LABEL.entity];
-    if (!entityId || c.Labels?.[LABEL.instance] !== instance) continue;
-    withContainer.add(entityId);
-    if (owned.has(entityId)) continue;
-    if (now - c.Created * 1000 < graceMs) continue;
-    await remove(node, c.Id, `remove orphaned container ${c.Id}`);
-    result.reaped.push(c.Id);
-    ctx.log.info('docker provider removed a container no entity owns', { node: node.id, container: c.Id, entity: entityId });
+  for (const [node, containers] of listed) {
+    for (const c of containers) {
+      const entityId = c.Labels?.[LABEL.entity];
+      if (!entityId || c.Labels?.[LABEL.instance] !== instance) continue;
+      withContainer.add(entityId);
+      if (owned.has(entityId)) continue;
+      if (now - c.Created * 1000 < graceMs) continue;
+      await remove(node, c.Id, `remove orphaned container ${c.Id}`);
+      result.reaped.push(c.Id);
+      ctx.log.info('docker provider removed a container no entity owns', { node: node.id, container: c.Id, entity: entityId });
+    }
   }
   for (const [id, e] of owned) {
     const ref = refOf(e.ref);
-    // Only entities that were realised on this node; one without a ref never got a container.
-    if (!ref || ref.node !== node.id || withContainer.has(id)) continue;
+    // Only computes realised on a node that answered; one without a ref never got a container.
+    if (!ref || withContainer.has(id)) continue;
+    const node = [...listed.keys()].find((n) => n.id === ref.node);
+    if (!node) continue;
+    const message = vanishedMessage(ref.containerId, node.id);
+    if (e.attributes[ATTR.state] === 'error' && e.attributes[ATTR.message] === message) continue;
+    // Made since the listing (a create in flight)? Then it is there now.
+    const info = await inspect(node, ref.containerId).catch(() => undefined);
+    if (info && isOwn(info.Config.Labels, id, instance)) continue;
     result.vanished.push(id);
-    await ctx.report(id, {
-      attributes: { [ATTR.state]: 'error', [ATTR.message]: `its container ${ref.containerId.slice(0, 12)} is gone from docker node ${node.id} (removed outside occitan)` },
-    });
+    await ctx.report(id, { attributes: { [ATTR.state]: 'error', [ATTR.message]: message } });
+  }
+  for (const node of listed.keys()) {
+    for (const [holder, h] of Object.entries(await pool.holds(node.id))) {
+      if (owned.has(h.entity) || now - h.since < graceMs) continue;
+      await pool.release(node.id, holder);
+      result.released.push(holder);
+      ctx.log.info('docker provider released a reservation no entity owns', { node: node.id, holder });
+    }
   }
   return result;
 }

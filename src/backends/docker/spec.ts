@@ -31,7 +31,48 @@ export const LABEL = {
   entity: 'dev.occitan.entity',
   instance: 'dev.occitan.instance',
   tenant: 'dev.occitan.tenant',
+  /** A service replica's index (0 … scale-1). */
+  replica: 'dev.occitan.replica',
+  /** A hash of the service definition a replica runs, so a rollout knows what is stale. */
+  definition: 'dev.occitan.definition',
 } as const;
+
+/** The placement mixin: a node the client names, or constraints the chosen node meets. */
+export const PLACEMENT_MIXIN = 'https://occitan.dev/occi/docker#placement';
+export const PLACEMENT = {
+  node: 'occitan.docker.placement.node',
+  nodes: 'occitan.docker.placement.nodes',
+  arch: 'occitan.docker.placement.arch',
+  location: 'occitan.docker.placement.location',
+} as const;
+
+export interface Placement {
+  node?: string;
+  nodes?: string[];
+  arch?: string;
+  location?: string;
+}
+
+/** The placement constraints of an entity (400 when malformed). */
+export function placementOf(attributes: Readonly<Attributes>): Placement {
+  const out: Placement = {};
+  for (const k of ['node', 'arch', 'location'] as const) {
+    const v = attributes[PLACEMENT[k]];
+    if (v === undefined || v === '') continue;
+    if (typeof v !== 'string') throw new BadRequest(`${PLACEMENT[k]} must be a string; got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  const nodes = attributes[PLACEMENT.nodes];
+  if (nodes !== undefined) {
+    if (!Array.isArray(nodes) || nodes.some((n) => typeof n !== 'string' || n === '')) {
+      throw new BadRequest(`${PLACEMENT.nodes} must be a list of node names; got ${JSON.stringify(nodes)}`);
+    }
+    if (new Set(nodes).size !== nodes.length) throw new BadRequest(`${PLACEMENT.nodes} names a node twice: ${JSON.stringify(nodes)}`);
+    if (nodes.length) out.nodes = nodes as string[];
+  }
+  if (out.node !== undefined && out.nodes !== undefined) throw new BadRequest(`name one node (${PLACEMENT.node}) or several (${PLACEMENT.nodes}), not both`);
+  return out;
+}
 
 /** The occitan instance a container belongs to when backends.json names none. */
 export const DEFAULT_INSTANCE = 'default';
@@ -94,7 +135,7 @@ export function imageOf(attributes: Readonly<Attributes>): string {
   return image;
 }
 
-function commandOf(value: AttributeValue | undefined): string[] | undefined {
+export function commandOf(value: AttributeValue | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
     throw new BadRequest(`${ATTR.command} must be an array of strings (the program and its arguments); got ${JSON.stringify(value)}`);
@@ -102,7 +143,7 @@ function commandOf(value: AttributeValue | undefined): string[] | undefined {
   return value.length ? (value as string[]) : undefined;
 }
 
-function environmentOf(value: AttributeValue | undefined): string[] | undefined {
+export function environmentOf(value: AttributeValue | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadRequest(`${ATTR.environment} must be an object of names to string values; got ${JSON.stringify(value)}`);

@@ -177,7 +177,7 @@ describe('container state → OCCI compute state', () => {
 });
 
 describe('dockerode errors → occitan errors', () => {
-  const node = new DockerNode({ id: 'n1', socketPath: '/run/x.sock' }, 1000);
+  const node = new DockerNode({ id: 'n1', endpoint: 'unix:///run/x.sock', networkMode: 'none', publishIp: '127.0.0.1' }, 1000);
   const err = (statusCode: number, message: string): unknown => Object.assign(new Error(`(HTTP code ${statusCode}) x - ${message}`), { statusCode, json: { message } });
   it.each([
     [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 503],
@@ -186,6 +186,8 @@ describe('dockerode errors → occitan errors', () => {
     [err(409, 'Conflict. The container name "/x" is already in use'), 409],
     [err(400, 'Minimum memory limit allowed is 6MB'), 400],
     [err(500, 'driver failed programming external connectivity'), 502],
+    [err(500, 'driver failed programming external connectivity on endpoint x: Bind for 127.0.0.1:8080 failed: port is already allocated'), 409],
+    [Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }), 503],
   ])('%s → %i', (e, expected) => {
     const t = translateDockerError(e, node, 'do it');
     expect(t.status).toBe(expected);
@@ -199,7 +201,8 @@ describe('dockerode errors → occitan errors', () => {
   });
 
   it('options: nodes are required, named once, on a unix socket', () => {
-    expect(parseOptions({ nodes: [{ id: 'a', socketPath: '/s' }] })).toEqual({ nodes: [{ id: 'a', socketPath: '/s' }] });
+    // socketPath is the older spelling of a unix endpoint; network mode none and 127.0.0.1 are the defaults.
+    expect(parseOptions({ nodes: [{ id: 'a', socketPath: '/s' }] })).toEqual({ nodes: [{ id: 'a', endpoint: 'unix:///s', networkMode: 'none', publishIp: '127.0.0.1' }] });
     expect(() => parseOptions({})).toThrow(/options\.nodes/);
     expect(() => parseOptions({ nodes: [{ id: 'a', socketPath: '/s' }, { id: 'a', socketPath: '/t' }] })).toThrow(/twice/);
     expect(() => parseOptions({ nodes: [{ id: 'a', socketPath: 'relative' }] })).toThrow(/socketPath/);

@@ -1,0 +1,243 @@
+/**
+ * The libvirt provider: a compute is a libvirt domain (QEMU, KVM where usable), a storage a qcow2 volume
+ * in a directory pool, a storagelink a virtio-scsi disk of a domain. libvirt is driven through `virsh`
+ * (execFile, argument arrays). backends.json:
+ *
+ *   "libvirt": { "backend": "libvirt", "optional": true,
+ *                "options": { "uri": "qemu:///system", "pool": "occitan", "poolPath": "/var/lib/occitan/images", "instance": "default" } }
+ *
+ * Named waits (`clock.duration`): libvirtStopTimeout (graceful stop/restart before destroy/reset, 10 s),
+ * libvirtReapGrace (age under which an unowned domain or volume of this instance is left alone at
+ * start-up, 60 s), libvirtRequestTimeout (one virsh call, 60 s).
+ *
+ * Refs: compute `{ domain, uuid }`, storage `{ pool, volume, path }`, storagelink `{ domain, volume, alias, target }`.
+ */
+import { Conflict, Internal, NotImplemented } from '../../errors';
+import type { Attributes, TypeId } from '../../model/types';
+import { INFRA, splitTypeId } from '../../model/types';
+import type { Backend, BackendContext, BackendEntity, Change, Realised } from '../backend';
+import { ACTIONS as COMPUTE_ACTIONS, performAction } from './actions';
+import { Disks, diskRefOf } from './disks';
+import { Domains } from './domains';
+import { parseOptions } from './options';
+import type { LibvirtOptions } from './options';
+import { reconcile } from './reconcile';
+import { Virsh, translateVirshError } from './virsh';
+import { STORAGE_ATTR, Volumes, realisedVolume, sizeBytes } from './volumes';
+import type { VolumeInfo } from './volumes';
+
+const COMPUTE = INFRA + 'compute';
+const STORAGE = INFRA + 'storage';
+const STORAGELINK = INFRA + 'storagelink';
+const STORAGE_ACTIONS_SCHEME = 'http://schemas.ogf.org/occi/infrastructure/storage/action#';
+const STORAGE_ACTIONS: readonly TypeId[] = ['online', 'offline', 'resize'].map((t) => STORAGE_ACTIONS_SCHEME + t);
+
+interface Parts {
+  ctx: BackendContext;
+  options: LibvirtOptions;
+  virsh: Virsh;
+  domains: Domains;
+  volumes: Volumes;
+  disks: Disks;
+  type: 'kvm' | 'qemu';
+}
+
+class LibvirtBackend implements Backend {
+  readonly kinds: readonly TypeId[] = [COMPUTE, STORAGE, STORAGELINK];
+  readonly actions: readonly TypeId[] = [...COMPUTE_ACTIONS, ...STORAGE_ACTIONS];
+  private parts: Parts | undefined;
+
+  constructor(readonly name: string) {}
+
+  async init(ctx: BackendContext): Promise<void> {
+    const options = parseOptions(ctx.options);
+    const virsh = new Virsh(options.uri, ctx.clock.duration('libvirtRequestTimeout', 60_000));
+    // The daemon must answer; then the hypervisor says whether KVM is usable.
+    await virsh.call(['version'], 'ask its version');
+    let type: 'kvm' | 'qemu' = options.domainType === 'kvm' ? 'kvm' : 'qemu';
+    if (options.domainType === 'auto') {
+      const caps = await virsh.call(['capabilities'], 'read its capabilities');
+      type = /<domain type=['"]kvm['"]/.test(caps) ? 'kvm' : 'qemu';
+    }
+    const volumes = new Volumes(virsh, options.pool, options.poolPath, options.instance);
+    await volumes.ensurePool();
+    const domains = new Domains({
+      virsh,
+      instance: options.instance,
+      type,
+      now: () => ctx.clock.now(),
+      log: (msg, extra) => ctx.log.error(msg, extra),
+    });
+    const disks = new Disks({ virsh, domains, volumes, instance: options.instance, isOffline: (v) => this.isOffline(ctx, v) });
+    await reconcile({ ctx, virsh, domains, volumes, disks, instance: options.instance, graceMs: ctx.clock.duration('libvirtReapGrace', 60_000) });
+    this.parts = { ctx, options, virsh, domains, volumes, disks, type };
+    ctx.log.info(`libvirt provider ${this.name} ready`, { uri: options.uri, pool: options.pool, instance: options.instance, domainType: type });
+  }
+
+  async close(): Promise<void> {
+    this.parts = undefined;
+  }
+
+  private need(): Parts {
+    if (!this.parts) throw new Internal(`provider ${this.name} used before init or after close`);
+    return this.parts;
+  }
+
+  // --- offline marks (the provider's keyed state) ---------------------------------------------------
+
+  private async isOffline(ctx: BackendContext, volume: string): Promise<boolean> {
+    return (await ctx.state.get(`offline:${volume}`)) !== undefined;
+  }
+
+  private async setOffline(ctx: BackendContext, volume: string, offline: boolean): Promise<void> {
+    const key = `offline:${volume}`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = await ctx.state.get<{ since: number }>(key);
+      if (offline ? cur !== undefined : cur === undefined) return;
+      const ok = offline ? await ctx.state.put(key, { since: ctx.clock.now() }) : await ctx.state.delete(key, cur!.rev);
+      if (ok) return;
+    }
+    throw new Conflict(`the storage ${volume} keeps changing state; retry`);
+  }
+
+  // --- the interface ------------------------------------------------------------------------------
+
+  async create(entity: BackendEntity): Promise<Realised> {
+    const p = this.need();
+    switch (entity.kind) {
+      case COMPUTE:
+        return p.domains.create(entity);
+      case STORAGE: {
+        const v = await p.volumes.create(entity);
+        return realisedVolume(p.volumes.ref(v), await this.isOffline(p.ctx, v.name));
+      }
+      case STORAGELINK:
+        return p.disks.create(entity);
+      default:
+        throw new NotImplemented(`the libvirt provider does not realise ${entity.kind}`);
+    }
+  }
+
+  async retrieve(entity: BackendEntity): Promise<Realised> {
+    const p = this.need();
+    switch (entity.kind) {
+      case COMPUTE:
+        return p.domains.retrieve(entity);
+      case STORAGE: {
+        const v = await p.volumes.mustInfo(entity);
+        return realisedVolume(p.volumes.ref(v), await this.isOffline(p.ctx, v.name));
+      }
+      case STORAGELINK:
+        return p.disks.retrieve(entity);
+      default:
+        throw new NotImplemented(`the libvirt provider does not realise ${entity.kind}`);
+    }
+  }
+
+  async update(current: BackendEntity, change: Change): Promise<Realised> {
+    const p = this.need();
+    // The entity as it is to be (the service already merged the change; a caller that did not is served too).
+    const entity: BackendEntity = { ...current, attributes: { ...current.attributes, ...change.attributes } };
+    switch (entity.kind) {
+      case COMPUTE:
+        return p.domains.update(entity, change);
+      case STORAGE: {
+        const v = await p.volumes.mustInfo(entity);
+        if (STORAGE_ATTR.size in change.attributes) await this.grow(p, entity, v, sizeBytes(entity.attributes));
+        return this.retrieve(entity);
+      }
+      case STORAGELINK:
+        return p.disks.update(entity, Object.keys(change.attributes));
+      default:
+        throw new NotImplemented(`the libvirt provider does not realise ${entity.kind}`);
+    }
+  }
+
+  /** Grows a volume; while a running domain holds it, through that domain (blockresize). */
+  private async grow(p: Parts, entity: BackendEntity, v: VolumeInfo, bytes: number): Promise<void> {
+    await p.volumes.grow(entity, v, bytes, async (path, size) => {
+      for (const domain of await p.disks.ownDomains()) {
+        const live = await p.domains.live(domain);
+        if (!live || live.status.state === 'shut off') continue;
+        if (!(await p.disks.disksOf(domain, true)).some((x) => x.source === path)) continue;
+        await p.virsh.call(['blockresize', domain, path, `${size}B`], `grow the volume of ${entity.location} (attached to running domain ${domain})`);
+        return true;
+      }
+      return false;
+    });
+  }
+
+  async delete(entity: BackendEntity): Promise<void> {
+    const p = this.need();
+    switch (entity.kind) {
+      case COMPUTE:
+        return p.domains.delete(entity);
+      case STORAGE: {
+        const name = p.volumes.name(entity.id);
+        const v = await p.volumes.info(name);
+        if (v) {
+          await p.disks.detachEverywhere(v.path);
+          await p.volumes.delete(name);
+        }
+        await this.setOffline(p.ctx, name, false);
+        return;
+      }
+      case STORAGELINK:
+        return p.disks.delete(entity);
+      default:
+        return;
+    }
+  }
+
+  async action(entity: BackendEntity, action: TypeId, params: Attributes): Promise<Realised> {
+    const p = this.need();
+    if (entity.kind === COMPUTE) {
+      return performAction({ virsh: p.virsh, domains: p.domains, stopTimeoutMs: p.ctx.clock.duration('libvirtStopTimeout', 10_000) }, entity, action, params);
+    }
+    if (entity.kind !== STORAGE || splitTypeId(action).scheme !== STORAGE_ACTIONS_SCHEME || !STORAGE_ACTIONS.includes(action)) {
+      throw new NotImplemented(`the libvirt provider cannot perform ${action} on ${entity.kind}`);
+    }
+    const v = await p.volumes.mustInfo(entity);
+    switch (splitTypeId(action).term) {
+      case 'offline':
+        // Marked first, so that no attachment slips in while the disks go.
+        await this.setOffline(p.ctx, v.name, true);
+        await p.disks.detachEverywhere(v.path);
+        return realisedVolume(p.volumes.ref(v), true);
+      case 'online':
+        await this.setOffline(p.ctx, v.name, false);
+        await this.reattachLinks(p, v);
+        return realisedVolume(p.volumes.ref(v), false);
+      default: {
+        // resize (OCCI 1.1): the new size in GiB; it only grows, as an update does.
+        const size = params['size'];
+        const bytes = sizeBytes({ [STORAGE_ATTR.size]: size ?? null });
+        await this.grow(p, entity, v, bytes);
+        const r = realisedVolume(p.volumes.ref(v), await this.isOffline(p.ctx, v.name));
+        return { ...r, attributes: { ...r.attributes, [STORAGE_ATTR.size]: size as number } };
+      }
+    }
+  }
+
+  /** online: the storagelinks of this volume (this provider's) are attached again. */
+  private async reattachLinks(p: Parts, v: VolumeInfo): Promise<void> {
+    for await (const e of p.ctx.owned()) {
+      if (e.kind !== STORAGELINK) continue;
+      const ref = diskRefOf(e.ref);
+      if (!ref || ref.volume !== v.name) continue;
+      await p.disks.reattach(ref, v.path, e).catch((err: unknown) =>
+        p.ctx.log.warn('libvirt provider could not attach a disk again when its storage came online', { link: e.id, domain: ref.domain, error: String(translateVirshError(err, p.virsh, 'attach it')) }),
+      );
+    }
+  }
+}
+
+/** The registry's factory: `name` is the provider key from backends.json. */
+export function createBackend(name: string): Backend {
+  return new LibvirtBackend(name);
+}
+
+export { CONSOLE_MIXIN, LIBVIRT_SCHEME, METADATA_URI, diskAlias, domainName, domainXml, volumeName } from './domain-xml';
+export type { DomainRef } from './domains';
+export type { DiskRef } from './disks';
+export type { VolumeRef } from './volumes';
