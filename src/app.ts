@@ -60,6 +60,12 @@ export function buildApp(deps: AppDeps): Koa {
   });
 
   const router = new Router();
+  // A documented extension: the provider table (which provider serves each kind), readable by every
+  // caller; admins change it with pyOCNI's "update provider" request on PUT /-/.
+  router.get('/-/providers', (ctx) => {
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = JSON.stringify(service.backends.providerTable());
+  });
   for (const path of ['/-/', '/.well-known/org/ogf/occi/-/']) {
     router.all(path, async (ctx) => queryInterface(ctx, await requestContext(ctx, opts), service, collections));
   }

@@ -46,7 +46,7 @@ export interface Config {
   /** PEM files; with both set the server speaks HTTPS. */
   tls: { cert: string; key: string };
   /** Allows a non-loopback bind without TLS (plain HTTP carries credentials in clear). */
-  allowInsecureBind: boolean;
+  allowInsecureHttp: boolean;
 }
 
 /** The folder holding package.json, whether running from src/ (ts-node, jest) or dist/src/ (compiled). */
@@ -75,7 +75,7 @@ export const defaults: Config = {
     oidc: { issuer: '', audience: '', jwksUrl: '', jwksFile: '', claims: { user: 'sub', tenant: 'tenant', role: 'role' } },
   },
   tls: { cert: '', key: '' },
-  allowInsecureBind: false,
+  allowInsecureHttp: false,
 };
 
 /** The project's root folder (where categories/, couchdb/ and backends.json live). */
@@ -147,7 +147,7 @@ const schema = {
       additionalProperties: false,
       properties: { cert: { type: 'string' }, key: { type: 'string' } },
     },
-    allowInsecureBind: { type: 'boolean' },
+    allowInsecureHttp: { type: 'boolean' },
   },
 } as const;
 

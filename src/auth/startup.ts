@@ -1,7 +1,7 @@
 /**
  * Safe by default: refuses configurations that would expose the server, saying why, before anything
  * listens. `auth.mode: none` only on a loopback bind; a non-loopback bind only with TLS unless
- * `allowInsecureBind: true`; OIDC needs an issuer, an audience and keys (an https JWKS URL off loopback).
+ * `allowInsecureHttp: true`; OIDC needs an issuer, an audience and keys (an https JWKS URL off loopback).
  */
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -36,10 +36,10 @@ export function checkStartup(config: Config): void {
       `auth.mode is none, which lets every caller act as admin, so occitan only starts on a loopback bind (127.0.0.1, ::1, localhost); bind is ${config.bind}. ` +
       'Use auth.mode tokens or oidc, or bind to loopback.');
   }
-  if (!loopback && !tls && !config.allowInsecureBind) {
+  if (!loopback && !tls && !config.allowInsecureHttp) {
     throw new ConfigError(
       `bind ${config.bind} is not loopback and no TLS is configured, so credentials would cross the network in clear. ` +
-      'Set tls.cert and tls.key, or (behind a TLS-terminating proxy) allowInsecureBind: true.');
+      'Set tls.cert and tls.key, or (behind a TLS-terminating proxy) allowInsecureHttp: true.');
   }
   if (config.auth.mode === 'oidc') {
     const o = config.auth.oidc;

@@ -32,3 +32,10 @@ test('create, read, act on and delete a compute in text/occi', async () => {
   expect((await h.http.delete(loc)).status).toBe(200);
   expect((await h.http.get(loc)).status).toBe(404);
 });
+
+test('the provider table is readable at /-/providers', async () => {
+  const res = await h.http.get('/-/providers');
+  expect(res.status).toBe(200);
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(res.body.kinds['http://schemas.ogf.org/occi/infrastructure#compute']).toEqual({ providers: ['dummy'], default: 'dummy' });
+});

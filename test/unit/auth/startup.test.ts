@@ -26,29 +26,29 @@ describe('checkStartup', () => {
   test('the defaults pass: tokens, loopback, no TLS', () => {
     const c = config({});
     expect(c.auth.mode).toBe('tokens');
-    expect(c.allowInsecureBind).toBe(false);
+    expect(c.allowInsecureHttp).toBe(false);
     expect(() => checkStartup(c)).not.toThrow();
   });
 
   test('auth none on loopback passes; on any other bind it refuses, saying why', () => {
     expect(() => checkStartup(config({ auth: { mode: 'none' }, bind: '::1' }))).not.toThrow();
     for (const bind of ['0.0.0.0', '10.1.2.3', '::']) {
-      const c = config({ auth: { mode: 'none' }, bind, allowInsecureBind: true, tls: { cert: '/c.pem', key: '/k.pem' } });
+      const c = config({ auth: { mode: 'none' }, bind, allowInsecureHttp: true, tls: { cert: '/c.pem', key: '/k.pem' } });
       expect(() => checkStartup(c)).toThrow(ConfigError);
       expect(() => checkStartup(c)).toThrow(`only starts on a loopback bind (127.0.0.1, ::1, localhost); bind is ${bind}`);
     }
   });
 
-  test('a non-loopback bind needs TLS, or allowInsecureBind: true', () => {
+  test('a non-loopback bind needs TLS, or allowInsecureHttp: true', () => {
     expect(() => checkStartup(config({ bind: '0.0.0.0' }))).toThrow('no TLS is configured');
     expect(() => checkStartup(config({ bind: '0.0.0.0', tls: { cert: '/c.pem', key: '/k.pem' } }))).not.toThrow();
-    expect(() => checkStartup(config({ bind: '0.0.0.0', allowInsecureBind: true }))).not.toThrow();
+    expect(() => checkStartup(config({ bind: '0.0.0.0', allowInsecureHttp: true }))).not.toThrow();
     expect(() => checkStartup(config({ bind: '0.0.0.0', tls: { cert: '/c.pem' } }))).toThrow('both tls.cert and tls.key');
   });
 
-  test('allowInsecureBind and the auth keys come from the environment too', () => {
-    const c = loadConfig({ env: { OCCITAN_ALLOW_INSECURE_BIND: 'true', OCCITAN_AUTH_MODE: 'oidc', OCCITAN_AUTH_OIDC_ISSUER: 'https://i' } });
-    expect(c.allowInsecureBind).toBe(true);
+  test('allowInsecureHttp and the auth keys come from the environment too', () => {
+    const c = loadConfig({ env: { OCCITAN_ALLOW_INSECURE_HTTP: 'true', OCCITAN_AUTH_MODE: 'oidc', OCCITAN_AUTH_OIDC_ISSUER: 'https://i' } });
+    expect(c.allowInsecureHttp).toBe(true);
     expect(c.auth.mode).toBe('oidc');
     expect(c.auth.oidc.issuer).toBe('https://i');
     expect(() => loadConfig({ env: { OCCITAN_AUTH_MODE: 'open' } })).toThrow('auth.mode (OCCITAN_AUTH_MODE)');
