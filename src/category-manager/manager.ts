@@ -86,15 +86,25 @@ export class CategoryManager {
       });
     }
     for (const d of await this.loadDocs()) this.apply(d);
+    // Entity writes dominate the feed: take ids only, fetch just the category documents, and let
+    // changes gather briefly between polls (this process's own writes update the cache at once).
     this.follower = followChanges(this.db, {
       since: String(info.update_seq),
-      includeDocs: true,
-      onChange: (change) => {
+      includeDocs: false,
+      settleMs: 200,
+      onChange: async (change) => {
         if (!change.id.startsWith('category:')) return;
+        const [, scope, ...rest] = change.id.split(':');
         if (change.deleted) {
-          const [, scope, ...rest] = change.id.split(':');
           this.index.remove(rest.join(':'), scope === GLOBAL ? undefined : scope);
-        } else if (change.doc) this.apply(change.doc as CategoryDoc);
+          return;
+        }
+        try {
+          this.apply((await this.db.get(change.id)) as unknown as CategoryDoc);
+        } catch (e) {
+          if (isStatus(e, 404)) this.index.remove(rest.join(':'), scope === GLOBAL ? undefined : scope);
+          else throw e;
+        }
       },
     });
   }

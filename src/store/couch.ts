@@ -31,6 +31,11 @@ export interface FollowOptions {
   filterDocIds?: never;
   /** Long-poll timeout asked of the server, ms (default 25 000); the client gives up 10 s after it. */
   timeoutMs?: number;
+  /**
+   * Pause after a poll that brought changes (ms, default 0): under a steady write load, changes then
+   * arrive in batches instead of one poll per write.
+   */
+  settleMs?: number;
   /** Where failures and reconnections are reported (default: stderr). */
   log?: (msg: string) => void;
 }
@@ -282,6 +287,7 @@ export function followChanges(db: Database, opts: FollowOptions): Follower {
           if (stopper.signal.aborted) return;
         }
         if (body.last_seq !== undefined && body.last_seq !== null) since = String(body.last_seq);
+        if (opts.settleMs && body.results.length > 0) await sleep(opts.settleMs, stopper.signal);
       } catch (e) {
         if (stopper.signal.aborted) return;
         if (poll.signal.aborted) continue; // our own bound on a quiet poll: simply poll again

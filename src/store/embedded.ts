@@ -130,7 +130,8 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Em
     inMemoryConfig: true, // no config.json in the CWD
     logPath, // express-pouchdb's default is ./log.txt in the CWD
     // compression buffers feed=continuous until it ends; http-log writes one line per request to logPath
-    overrideMode: { exclude: ['compression', 'routes/http-log'] },
+    // disk-size walks the LevelDB folder on every info() (each view query); fauxton is a UI we never serve.
+    overrideMode: { exclude: ['compression', 'routes/http-log', 'disk-size', 'routes/fauxton'] },
   });
   epApp.dbWrapper.registerWrapper((name, db, next) => {
     guardChanges(name, db, log);
