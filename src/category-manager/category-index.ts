@@ -14,14 +14,21 @@ export class CategoryIndex {
   private generation = 0;
   private readonly defsCache = new Map<string, AttributeDefs>();
 
+  /** Adds or replaces a category; a replaced one keeps its place, so listings keep a stable order. */
   put(c: Category): void {
-    this.remove(categoryId(c), c.tenant);
+    const id = categoryId(c);
     if (c.origin === 'user' && c.tenant !== undefined && c.class === 'mixin') {
       const t = this.tenant(c.tenant);
-      t.byId.set(categoryId(c), c);
+      const old = t.byId.get(id);
+      if (old && t.byLocation.get(old.location) === old) t.byLocation.delete(old.location);
+      t.byId.set(id, c);
       t.byLocation.set(c.location, c);
     } else {
-      this.global.set(categoryId(c), c);
+      const old = this.global.get(id);
+      if (old && old.class !== 'action' && old.location && this.globalLocations.get(old.location) === old) {
+        this.globalLocations.delete(old.location);
+      }
+      this.global.set(id, c);
       if (c.class !== 'action' && c.location) this.globalLocations.set(c.location, c);
     }
     this.changed();
@@ -45,6 +52,11 @@ export class CategoryIndex {
       }
     }
     this.changed();
+  }
+
+  /** Changes with every put or remove: a key for caches of anything derived from the categories. */
+  get version(): number {
+    return this.generation;
   }
 
   private changed(): void {

@@ -64,9 +64,6 @@ export class CategoryManager {
 
   /** Seeds the shipped categories, loads everything, and starts following changes. */
   async start(): Promise<void> {
-    const info = await this.db.info().catch((e: unknown) => {
-      throw translateCouchError(e, 'category database');
-    });
     const docs = await this.loadDocs();
     const byId = new Map(docs.map((d) => [d._id, d]));
     const writes: CategoryDoc[] = [];
@@ -85,6 +82,11 @@ export class CategoryManager {
         throw translateCouchError(e, 'categories');
       });
     }
+    // Follow from after the seeding writes (replaying them would only churn the cache); whatever is
+    // written between here and the load below is replayed, which is harmless.
+    const info = await this.db.info().catch((e: unknown) => {
+      throw translateCouchError(e, 'category database');
+    });
     for (const d of await this.loadDocs()) this.apply(d);
     // Entity writes dominate the feed: take ids only, fetch just the category documents, and let
     // changes gather briefly between polls (this process's own writes update the cache at once).

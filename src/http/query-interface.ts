@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import { filterByQuery, filterCategories, idOf } from '../category-manager/definitions';
 import { BadRequest, Forbidden, MethodNotAllowed, NotFound } from '../errors';
 import type { Category, CategoryCollection, CategoryDefinition, Kind, Mixin } from '../model/types';
-import type { Renderer } from '../rendering/rendering';
+import type { Rendered, Renderer } from '../rendering/rendering';
 import { parseProviderUpdate } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections } from '../service/collections';
@@ -46,6 +46,9 @@ function isProviderUpdate(r: RequestContext): boolean {
   }
 }
 
+/** Rendered unfiltered listings per category registry, keyed by its version, tenant, media type and base URL. */
+const renderedListings = new WeakMap<object, Map<string, Rendered>>();
+
 export async function queryInterface(ctx: Context, r: RequestContext, service: OcciService, collections: Collections): Promise<void> {
   const caller = callerOf(ctx);
   const tenant = caller.tenant;
@@ -56,10 +59,25 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
     case 'HEAD': {
       let listing = manager.list(tenant);
       const q = ctx.query.category;
-      if (typeof q === 'string' && q !== '') listing = filterByQuery(listing, q.replace(/\s+/g, ''));
+      const narrowed = typeof q === 'string' && q !== '';
+      if (narrowed) listing = filterByQuery(listing, q.replace(/\s+/g, ''));
       let filters: CategoryDefinition[] = [];
       if (r.body.trim() !== '') filters = r.parser.parseCategories(r.input);
       else filters = textOcci.parseCategoryRefs(r.input).map((ref) => ({ ...idParts(ref.id), ...(ref.class ? { class: ref.class } : {}) }));
+      if (filters.length === 0 && !narrowed) {
+        // The whole listing changes only with the categories: render it once per version, media type and base.
+        const key = `${manager.index.version}\u0000${tenant}\u0000${renderer.mediaType}\u0000${r.locate('/')}`;
+        let cache = renderedListings.get(manager.index);
+        if (!cache) renderedListings.set(manager.index, (cache = new Map()));
+        let rendered = cache.get(key);
+        if (!rendered) {
+          rendered = renderer.renderCategories(locateCategories(listing, r.locate));
+          if (cache.size >= 64) cache.clear();
+          cache.set(key, rendered);
+        }
+        send(ctx, 200, renderer, { headers: [...rendered.headers], body: rendered.body });
+        return;
+      }
       listing = filterCategories(listing, filters);
       send(ctx, 200, renderer, renderer.renderCategories(locateCategories(listing, r.locate)));
       return;
