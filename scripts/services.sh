@@ -9,6 +9,11 @@
 #   --iptables=false: no docker0, no firewall changes. It never touches /var/run/docker.sock or any other
 #   dockerd. The test image occitan/busybox:test is made offline from Debian's busybox-static with
 #   `docker import` (nothing is ever pulled).
+#   `start docker` also starts a second dockerd of its own, the node pool's remote engine: on
+#   tcp://127.0.0.1:12376 (OCCITAN_DOCKER2_PORT) with --tlsverify, certificates made here with openssl
+#   under /var/lib/occitan-test/docker2-tls (a CA, the server's for IP 127.0.0.1, a client's: ca.pem,
+#   cert.pem, key.pem are what a client presents), data root /var/lib/occitan-test/docker2, exec root
+#   /run/occitan-test/docker2-exec, pid file /run/occitan-test/docker2.pid, the same image imported.
 #
 # Idempotent: `start` installs (apt-get, --no-install-recommends) only the packages that are missing,
 # starts only what is not answering, imports the image only when it is absent. `stop` stops only the
@@ -30,6 +35,11 @@ DOCKER_PID=$RUN_DIR/docker.pid
 DOCKER_LOG=$STATE_DIR/docker.log
 DOCKER_IMAGE=occitan/busybox:test
 DOCKER_WAIT_SECONDS=${OCCITAN_DOCKER_WAIT_SECONDS:-60}
+DOCKER2_PORT=${OCCITAN_DOCKER2_PORT:-12376}
+DOCKER2_HOST_URL=tcp://127.0.0.1:$DOCKER2_PORT
+DOCKER2_PID=$RUN_DIR/docker2.pid
+DOCKER2_LOG=$STATE_DIR/docker2.log
+DOCKER2_TLS=$STATE_DIR/docker2-tls
 
 say() { echo "services: $*"; }
 die() { echo "services: $*" >&2; exit 1; }
@@ -75,9 +85,10 @@ docker_own_pid() {
   echo "$pid"
 }
 
-docker_import_image() {
-  if docker_cli image inspect "$DOCKER_IMAGE" >/dev/null 2>&1; then return 0; fi
-  say "importing $DOCKER_IMAGE from busybox-static"
+docker_import_image() { # [cli function: docker_cli or docker2_cli]
+  local cli=${1:-docker_cli}
+  if "$cli" image inspect "$DOCKER_IMAGE" >/dev/null 2>&1; then return 0; fi
+  say "importing $DOCKER_IMAGE from busybox-static ($cli)"
   local root
   root=$(mktemp -d)
   mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
@@ -89,7 +100,7 @@ docker_import_image() {
   echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
   echo 'root:x:0:' >"$root/etc/group"
   local rc=0
-  tar -C "$root" -c . | docker_cli import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - "$DOCKER_IMAGE" >/dev/null || rc=$?
+  tar -C "$root" -c . | "$cli" import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - "$DOCKER_IMAGE" >/dev/null || rc=$?
   rm -rf "$root"
   [ "$rc" -eq 0 ] || die "could not import $DOCKER_IMAGE (docker import exited $rc)"
 }
@@ -127,10 +138,23 @@ docker_start() {
     done
     say "docker answers on $DOCKER_HOST_URL"
   fi
-  docker_import_image
+  docker_import_image docker_cli
+  docker2_start
 }
 
 docker_stop() {
+  docker1_stop
+  docker2_stop
+}
+
+docker_status() {
+  local rc=0
+  docker1_status || rc=1
+  docker2_status || rc=1
+  return "$rc"
+}
+
+docker1_stop() {
   local pid
   if ! pid=$(docker_own_pid); then
     say "no dockerd of ours is running (pid file $DOCKER_PID)"
@@ -151,12 +175,137 @@ docker_stop() {
   rm -f "$DOCKER_PID"
 }
 
-docker_status() {
+docker1_status() {
   if docker_answers; then
     say "docker answers on $DOCKER_HOST_URL ($(docker_cli version --format '{{.Server.Version}}' 2>/dev/null))"
     return 0
   fi
   say "docker does not answer on $DOCKER_HOST_URL; start it with: bash scripts/services.sh start docker"
+  return 1
+}
+
+# --- the second engine: TCP on loopback with TLS (client certificates verified) ----------------------
+
+docker2_cli() {
+  local bin=docker
+  [ -x /usr/bin/docker ] && bin=/usr/bin/docker
+  "$bin" -H "$DOCKER2_HOST_URL" --tlsverify --tlscacert "$DOCKER2_TLS/ca.pem" --tlscert "$DOCKER2_TLS/cert.pem" --tlskey "$DOCKER2_TLS/key.pem" "$@"
+}
+
+docker2_answers() {
+  [ -f "$DOCKER2_TLS/cert.pem" ] && docker2_cli version >/dev/null 2>&1
+}
+
+docker2_own_pid() {
+  [ -f "$DOCKER2_PID" ] || return 1
+  local pid
+  pid=$(cat "$DOCKER2_PID" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$DOCKER2_HOST_URL" || return 1
+  echo "$pid"
+}
+
+# A CA, the server's certificate (IP 127.0.0.1, serverAuth) and a client's (clientAuth), made once and
+# again only when one is missing or expires within a day. Keys are readable by root only.
+docker2_certs() {
+  local d=$DOCKER2_TLS f ok=1
+  for f in ca.pem ca-key.pem server-cert.pem server-key.pem cert.pem key.pem; do [ -s "$d/$f" ] || ok=0; done
+  if [ "$ok" -eq 1 ]; then
+    for f in ca.pem server-cert.pem cert.pem; do openssl x509 -checkend 86400 -noout -in "$d/$f" >/dev/null 2>&1 || ok=0; done
+  fi
+  [ "$ok" -eq 1 ] && return 0
+  say "making TLS certificates for the second engine in $d"
+  mkdir -p "$d"
+  chmod 700 "$d"
+  (
+    cd "$d"
+    umask 077
+    openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days 3650 -keyout ca-key.pem -out ca.pem -subj '/CN=occitan test CA' >/dev/null 2>&1
+    openssl req -new -nodes -newkey rsa:2048 -sha256 -keyout server-key.pem -out server.csr -subj '/CN=127.0.0.1' >/dev/null 2>&1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -sha256 -days 825 -extfile server.ext -out server-cert.pem >/dev/null 2>&1
+    openssl req -new -nodes -newkey rsa:2048 -sha256 -keyout key.pem -out client.csr -subj '/CN=occitan' >/dev/null 2>&1
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -sha256 -days 825 -extfile client.ext -out cert.pem >/dev/null 2>&1
+    rm -f server.csr server.ext client.csr client.ext ca.srl
+    chmod 644 ca.pem server-cert.pem cert.pem
+  ) || die "could not make the TLS certificates in $d (openssl)"
+  # New certificates: a running second engine still has the old ones.
+  local pid
+  if pid=$(docker2_own_pid); then
+    say "restarting the second dockerd (pid $pid) for its new certificates"
+    docker2_stop
+  fi
+}
+
+docker2_start() {
+  command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+  mkdir -p "$RUN_DIR" "$STATE_DIR"
+  docker2_certs
+  if docker2_answers; then
+    say "docker answers on $DOCKER2_HOST_URL (TLS)"
+  else
+    if ! docker2_own_pid >/dev/null; then
+      rm -f "$DOCKER2_PID"
+      say "starting the second dockerd on $DOCKER2_HOST_URL with --tlsverify (log $DOCKER2_LOG)"
+      local dockerd
+      dockerd=$(command -v dockerd || echo /usr/sbin/dockerd)
+      setsid "$dockerd" \
+        --host "$DOCKER2_HOST_URL" \
+        --tlsverify \
+        --tlscacert "$DOCKER2_TLS/ca.pem" \
+        --tlscert "$DOCKER2_TLS/server-cert.pem" \
+        --tlskey "$DOCKER2_TLS/server-key.pem" \
+        --data-root "$STATE_DIR/docker2" \
+        --exec-root "$RUN_DIR/docker2-exec" \
+        --pidfile "$DOCKER2_PID" \
+        --bridge=none --iptables=false \
+        >>"$DOCKER2_LOG" 2>&1 </dev/null &
+    else
+      say "the second dockerd (pid $(docker2_own_pid)) is starting; waiting for it"
+    fi
+    local waited=0
+    until docker2_answers; do
+      if [ "$waited" -ge $((DOCKER_WAIT_SECONDS * 10)) ]; then
+        tail -n 20 "$DOCKER2_LOG" >&2 || true
+        die "the second dockerd did not answer on $DOCKER2_HOST_URL within ${DOCKER_WAIT_SECONDS}s (log: $DOCKER2_LOG)"
+      fi
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    say "docker answers on $DOCKER2_HOST_URL (TLS)"
+  fi
+  docker_import_image docker2_cli
+}
+
+docker2_stop() {
+  local pid
+  if ! pid=$(docker2_own_pid); then
+    say "no second dockerd of ours is running (pid file $DOCKER2_PID)"
+    return 0
+  fi
+  say "stopping the second dockerd (pid $pid)"
+  kill -TERM "$pid"
+  local waited=0
+  while [ -d "/proc/$pid" ]; do
+    if [ "$waited" -ge 300 ]; then
+      say "the second dockerd (pid $pid) did not stop within 30s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  rm -f "$DOCKER2_PID"
+}
+
+docker2_status() {
+  if docker2_answers; then
+    say "docker answers on $DOCKER2_HOST_URL with TLS ($(docker2_cli version --format '{{.Server.Version}}' 2>/dev/null))"
+    return 0
+  fi
+  say "docker does not answer on $DOCKER2_HOST_URL; start it with: bash scripts/services.sh start docker"
   return 1
 }
 

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Backend, BackendEntity, Change } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import type { CategoryManager } from '../category-manager/manager';
-import { BadRequest, Conflict, Forbidden, NotFound, NotImplemented, PreconditionFailed } from '../errors';
+import { BadRequest, Conflict, Forbidden, NotFound, NotImplemented, OcciError, PreconditionFailed } from '../errors';
 import type { ActionRequest, Attributes, EntityRequest, Kind, LinkRequest, Mixin, TypeId } from '../model/types';
 import { CORE_ATTR, INFRA, LINK_KIND, RESOURCE_KIND, categoryId, splitTypeId } from '../model/types';
 import { coerceAttribute } from '../model/attributes';
@@ -491,7 +491,16 @@ export class OcciService {
       if (!m) return;
       marked = m;
     }
-    await this.backends.get(doc.provider).delete(await this.backendEntity(marked));
+    try {
+      await this.backends.get(doc.provider).delete(await this.backendEntity(marked));
+    } catch (e) {
+      // A refusal (a docker node that still holds reservations: 409) leaves the entity as it was; only an
+      // outage (5xx) leaves it marked, for the recovery pass to finish.
+      if (e instanceof OcciError && e.status < 500) {
+        await this.entities.modify(doc.tenant, doc.location, (d) => (d.status === 'deleting' ? { ...d, status: 'ready' } : undefined)).catch(() => undefined);
+      }
+      throw e;
+    }
     const fresh = await this.entities.get(doc.tenant, doc.location);
     if (fresh) await this.entities.remove(fresh);
   }

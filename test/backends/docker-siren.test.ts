@@ -79,7 +79,7 @@ test('the nodes of backends.json are listed with their memory, architecture and 
   const res = await h.http.get('/nodes/').set(as(member));
   expect(res.status).toBe(200);
   expect(res.headers['x-occi-total']).toBe('1');
-  const [node] = res.body.resources as Array<{ kind: string; location: string; attributes: Record<string, unknown> }>;
+  const [node] = res.body.resources as Array<{ kind: string; id: string; attributes: Record<string, unknown> }>;
   expect(node!.kind).toBe(NODE);
   expect(node!.id).toBe('local');
   expect(node!.attributes).toMatchObject({
@@ -138,6 +138,7 @@ test('10 concurrent creates that together exceed the node: exactly those that fi
   const busy = await h.http.delete('/nodes/local').set(as(admin));
   expect(busy.status).toBe(409);
   expect(JSON.stringify(busy.body)).toContain('4 reservations');
+  expect((await h.http.get('/nodes/local').set(as(member))).status).toBe(200);
 
   for (const a of answers.filter((x) => x.status === 201)) expect((await h.http.delete(new URL(a.headers.location as string).pathname).set(as(member))).status).toBe(200);
   expect(await ours()).toEqual([]);

@@ -89,7 +89,6 @@ export class Watcher {
 
   private watch(node: DockerNode): void {
     if (!this.running) return;
-    const since = Math.floor(this.o.ctx.clock.now() / 1000);
     node.docker
       .getEvents({ filters: { type: ['container'], label: [`${LABEL.instance}=${this.o.instance}`], event: WATCHED } })
       .then((stream) => {
@@ -111,18 +110,17 @@ export class Watcher {
         });
         const again = (): void => {
           if (this.streams.get(node.id) === s) this.streams.delete(node.id);
-          this.retry(node, since);
+          this.retry(node);
         };
         s.on('end', again);
         s.on('error', again);
       })
-      .catch(() => this.retry(node, since));
+      .catch(() => this.retry(node));
   }
 
   /** A stream that ended or never opened: again in a moment, then a reconcile pass for what was missed. */
-  private retry(node: DockerNode, since: number): void {
+  private retry(node: DockerNode): void {
     if (!this.running || this.retries.has(node.id)) return;
-    void since;
     this.retries.set(
       node.id,
       setTimeout(() => {

@@ -101,7 +101,7 @@ class DockerBackend implements Backend {
       if (existing) existing.entityId = e.id;
       else {
         try {
-          await nodeEntities.create(e);
+          nodeEntities.adopt(e);
         } catch (err) {
           ctx.log.warn('docker provider could not add a node entity to its pool', { node: nodeIdOf(e), error: String(err) });
         }

@@ -107,6 +107,17 @@ export class Nodes {
     return this.realised(node);
   }
 
+  /** A node entity stored earlier joins the pool at start-up, answering or not (placement skips it while it is down). */
+  adopt(entity: BackendEntity): void {
+    const opts = nodeOptionsOf(entity);
+    if (this.pool.get(opts.id)) return;
+    const node = new DockerNode(opts, this.timeoutMs);
+    node.entityId = entity.id;
+    node.down = 'not reached yet';
+    this.pool.add(node);
+    void node.probe().catch(() => undefined);
+  }
+
   async retrieve(entity: BackendEntity): Promise<Realised> {
     return this.realised(this.pool.mustGet(nodeIdOf(entity)));
   }
