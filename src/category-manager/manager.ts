@@ -97,16 +97,18 @@ export class CategoryManager {
       onChange: async (change) => {
         if (!change.id.startsWith('category:')) return;
         const [, scope, ...rest] = change.id.split(':');
-        if (change.deleted) {
-          this.index.remove(rest.join(':'), scope === GLOBAL ? undefined : scope);
-          return;
-        }
+        // The feed may be behind this process's own writes (a mixin deleted and created again): read
+        // the document as it is now, and drop the answer if this process wrote it meanwhile.
+        const before = this.localWrites.get(change.id) ?? 0;
+        let doc: CategoryDoc | undefined;
         try {
-          this.apply((await this.db.get(change.id)) as unknown as CategoryDoc);
+          doc = (await this.db.get(change.id)) as unknown as CategoryDoc;
         } catch (e) {
-          if (isStatus(e, 404)) this.index.remove(rest.join(':'), scope === GLOBAL ? undefined : scope);
-          else throw e;
+          if (!isStatus(e, 404)) throw e;
         }
+        if ((this.localWrites.get(change.id) ?? 0) !== before) return;
+        if (doc) this.apply(doc);
+        else this.index.remove(rest.join(':'), scope === GLOBAL ? undefined : scope);
       },
     });
   }
@@ -122,6 +124,13 @@ export class CategoryManager {
     } catch (e) {
       throw translateCouchError(e, 'categories');
     }
+  }
+
+  /** Counts this process's writes per document, so a stale read from the changes feed never undoes them. */
+  private readonly localWrites = new Map<string, number>();
+
+  private touch(id: string): void {
+    this.localWrites.set(id, (this.localWrites.get(id) ?? 0) + 1);
   }
 
   private apply(d: CategoryDoc): void {
@@ -158,7 +167,10 @@ export class CategoryManager {
     }
     const docs: CategoryDoc[] = mixins.map((m) => ({ _id: docId(categoryId(m), tenant), type: 'category', category: m }));
     await this.writeAll(docs);
-    for (const d of docs) this.apply(d);
+    for (const d of docs) {
+      this.touch(d._id);
+      this.apply(d);
+    }
     return mixins;
   }
 
@@ -187,6 +199,7 @@ export class CategoryManager {
       } catch (e) {
         if (!isStatus(e, 404)) throw translateCouchError(e, `category ${categoryId(d.category)}`);
       }
+      this.touch(d._id);
       this.index.remove(categoryId(d.category), tenant);
     }
   }
@@ -212,7 +225,10 @@ export class CategoryManager {
       docs.push({ _id, ...(old?.removed && old._rev ? { _rev: old._rev } : {}), type: 'category', category: c });
     }
     await this.writeAll(docs);
-    for (const d of docs) this.apply(d);
+    for (const d of docs) {
+      this.touch(d._id);
+      this.apply(d);
+    }
     return created;
   }
 
@@ -237,7 +253,10 @@ export class CategoryManager {
     const docs: CategoryDoc[] = [];
     for (const c of updated) docs.push({ ...(await this.getDoc(docId(categoryId(c)))), category: c, removed: false });
     await this.writeAll(docs);
-    for (const d of docs) this.apply(d);
+    for (const d of docs) {
+      this.touch(d._id);
+      this.apply(d);
+    }
     return updated;
   }
 
@@ -256,7 +275,10 @@ export class CategoryManager {
       docs.push({ ...d, removed: true });
     }
     await this.writeAll(docs);
-    for (const d of docs) this.apply(d);
+    for (const d of docs) {
+      this.touch(d._id);
+      this.apply(d);
+    }
   }
 
   private userMixinAnywhere(id: TypeId): boolean {
