@@ -1,32 +1,29 @@
 /**
  * The OCCI verbs, written once for every kind and media type: create, get, update, replace, delete and
- * actions on single entities. Collections, filters and mixin membership are in collections.ts.
+ * actions on single entities. Building new documents from requests is in entity-documents.ts; collections,
+ * filters and mixin membership are in collections.ts.
  *
  * Failure rule: a backend failure never leaves a half-made entity looking healthy. A create inserts the
  * document as `creating`, asks the backend (which leaves nothing behind when it fails), and removes the
  * document again on failure; links of a resource are made after it, and a failed link undoes them all.
  */
-import { randomUUID } from 'node:crypto';
 import type { Backend, BackendEntity, Change } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import type { CategoryManager } from '../category-manager/manager';
 import { BadRequest, Conflict, Forbidden, NotFound, NotImplemented, OcciError, PreconditionFailed } from '../errors';
 import type { ActionRequest, Attributes, EntityRequest, Kind, LinkRequest, Mixin, TypeId } from '../model/types';
-import { CORE_ATTR, INFRA, LINK_KIND, RESOURCE_KIND, categoryId, splitTypeId } from '../model/types';
+import { CORE_ATTR, INFRA, categoryId, splitTypeId } from '../model/types';
 import { coerceAttribute } from '../model/attributes';
 import type { EntityDoc, EntityStore } from '../store/entity-store';
 import { acting } from './acting';
 import { EntityStore as Store } from '../store/entity-store';
+import { EntityDocuments, isLocalTarget, toPath } from './entity-documents';
 import {
-  LEASE_MIXIN,
   PROVIDER_ATTR,
   PROVIDER_MIXIN,
   checkAttributes,
-  checkEntityPath,
   checkMixins,
-  completeAttributes,
   resolveCategories,
-  segmentFromId,
   templateFamily,
 } from './validate';
 
@@ -42,12 +39,7 @@ export interface WriteOptions {
   ifMatch?: string;
 }
 
-/** Normalises an entity location the client sent (absolute URL or path) to a path. */
-export function toPath(location: string): string {
-  const m = /^https?:\/\/[^/]+(\/[^?#]*)?/.exec(location.trim());
-  const path = m ? (m[1] ?? '/') : location.trim().split(/[?#]/)[0]!;
-  return path.startsWith('/') ? path : '/' + path;
-}
+export { toPath } from './entity-documents';
 
 export class OcciService {
   readonly categories: CategoryManager;
@@ -56,14 +48,14 @@ export class OcciService {
   private readonly now: () => number;
   /** Per-entity queues: writes to one entity run one after another in this process (see `serially`). */
   private readonly queues = new Map<string, Promise<void>>();
-  /** Documents prepared here whose occi.core.id the server generated (no uniqueness lookup needed). */
-  private readonly generatedIds = new WeakSet<EntityDoc>();
+  private readonly documents: EntityDocuments;
 
   constructor(deps: ServiceDeps) {
     this.categories = deps.categories;
     this.entities = deps.entities;
     this.backends = deps.backends;
     this.now = deps.now ?? Date.now;
+    this.documents = new EntityDocuments(this.categories, this.backends, this.now, (kind, verb) => this.requireManager(kind, verb));
   }
 
   get index() {
@@ -136,135 +128,14 @@ export class OcciService {
 
   // --- creating ------------------------------------------------------------------------------------
 
-  /**
-   * Builds the document for a new entity (not yet stored). `collection` is the kind whose location the
-   * client POSTed to; `path` a client-chosen location (PUT).
-   */
+  /** The document for a new entity, not yet stored (see EntityDocuments.prepare). */
   prepare(tenant: string, req: EntityRequest, at: { collection?: Kind; path?: string; source?: EntityDoc }): EntityDoc {
-    const { kind: named, mixins } = resolveCategories(this.index, tenant, req.categories);
-    const kind = named ?? at.collection;
-    if (!kind) throw new BadRequest('the request names no kind: send the Category of the kind to create (class "kind")');
-    if (at.collection && categoryId(kind) !== categoryId(at.collection)) {
-      throw new BadRequest(`${at.collection.location} is the collection of ${categoryId(at.collection)}; the request names ${categoryId(kind)}`);
-    }
-    if (!kind.location && !at.path) throw new BadRequest(`${categoryId(kind)} cannot be instantiated`);
-    this.requireManager(categoryId(kind), 'create');
-    const isLink = this.index.isKindOf(categoryId(kind), LINK_KIND);
-    if (!isLink && !this.index.isKindOf(categoryId(kind), RESOURCE_KIND)) throw new BadRequest(`${categoryId(kind)} is neither a resource nor a link kind`);
-    checkMixins(this.index, tenant, kind, mixins);
-    const mixinIds = mixins.map(categoryId).filter((m) => m !== PROVIDER_MIXIN);
-    const defs = this.index.attributeDefs(categoryId(kind), mixinIds, tenant);
-    const given = checkAttributes(req.attributes, { defs, clientChosen: new Set([CORE_ATTR.id]) });
-
-    let location: string;
-    let id: string;
-    if (at.path) {
-      checkEntityPath(at.path);
-      location = at.path;
-      id = typeof given[CORE_ATTR.id] === 'string' ? (given[CORE_ATTR.id] as string) : `urn:uuid:${randomUUID()}`;
-    } else {
-      const chosen = given[CORE_ATTR.id];
-      id = typeof chosen === 'string' && chosen !== '' ? chosen : `urn:uuid:${randomUUID()}`;
-      location = kind.location! + segmentFromId(id);
-    }
-    const generated = id !== given[CORE_ATTR.id];
-    given[CORE_ATTR.id] = id;
-
-    let source: string | undefined;
-    let target: string | undefined;
-    if (isLink) {
-      const src = at.source ? at.source.location : given[CORE_ATTR.source];
-      const tgt = given[CORE_ATTR.target];
-      if (typeof src !== 'string' || src === '') throw new BadRequest(`a link needs ${CORE_ATTR.source}, the location of a local resource`);
-      if (typeof tgt !== 'string' || tgt === '') throw new BadRequest(`a link needs ${CORE_ATTR.target}`);
-      source = toPath(src);
-      target = /^https?:\/\//.test(tgt) || tgt.startsWith('/') ? (this.isLocal(tgt) ? toPath(tgt) : tgt) : tgt;
-      given[CORE_ATTR.source] = source;
-      given[CORE_ATTR.target] = target;
-    }
-    const attributes = completeAttributes(given, defs);
-    const chain = this.index.kindChain(categoryId(kind)).map(categoryId);
-    const provider = this.chooseProvider(kind, attributes, chain);
-    attributes[PROVIDER_ATTR] = provider;
-    const allMixins = [...mixinIds, PROVIDER_MIXIN];
-    const now = new Date(this.now()).toISOString();
-    const doc: EntityDoc = {
-      _id: Store.docId(tenant, location),
-      type: 'entity',
-      uid: randomUUID(),
-      tenant,
-      location,
-      kind: categoryId(kind),
-      kinds: chain,
-      mixins: allMixins,
-      mixinClosure: this.index.mixinClosure(allMixins, tenant).map(categoryId),
-      attributes,
-      ...(source !== undefined ? { source } : {}),
-      ...(target !== undefined ? { target } : {}),
-      provider,
-      status: 'creating',
-      created: now,
-      updated: now,
-    };
-    this.applyLease(doc);
-    if (generated) this.generatedIds.add(doc);
-    return doc;
-  }
-
-  /** A URL on this server (a relative path, or an absolute URL whose path we serve) is local. */
-  private isLocal(target: string): boolean {
-    return target.startsWith('/') || /^https?:\/\/(localhost|127\.|\[::1\])/.test(target);
-  }
-
-  /** A template (or provider) mixin's default for occitan.provider wins; else the kind's default. */
-  private chooseProvider(kind: Kind, attributes: Attributes, chain: readonly TypeId[]): string {
-    const named = attributes[PROVIDER_ATTR];
-    if (typeof named === 'string' && named !== '') {
-      this.backends.get(named);
-      return named;
-    }
-    return this.backends.defaultFor(categoryId(kind), chain.slice(1));
-  }
-
-  private applyLease(doc: EntityDoc): void {
-    if (!doc.mixinClosure.includes(LEASE_MIXIN)) {
-      delete doc.leaseExpires;
-      delete doc.attributes['occitan.lease.expires'];
-      return;
-    }
-    const duration = doc.attributes['occitan.lease.duration'];
-    if (typeof duration !== 'number' || duration <= 0) throw new BadRequest('occitan.lease.duration must be a positive number of seconds');
-    if (doc.leaseExpires === undefined || doc.attributes['occitan.lease.expires'] === undefined) {
-      doc.leaseExpires = this.now() + duration * 1000;
-      doc.attributes['occitan.lease.expires'] = new Date(doc.leaseExpires).toISOString();
-    }
+    return this.documents.prepare(tenant, req, at);
   }
 
   /** Inline links of a resource request, prepared against the (prepared) resource. */
   prepareLinks(tenant: string, resource: EntityDoc, links: readonly LinkRequest[]): EntityDoc[] {
-    return links.map((l) => {
-      const refs = l.categories.length ? l.categories : [{ id: this.inferLinkKind(tenant, l), class: 'kind' as const }];
-      const req: EntityRequest = { categories: refs, attributes: { ...l.attributes, [CORE_ATTR.source]: resource.location }, links: [] };
-      const { kind } = resolveCategories(this.index, tenant, refs);
-      if (!kind || !this.index.isKindOf(categoryId(kind), LINK_KIND)) throw new BadRequest(`an inline link must name a link kind; got ${refs.map((r) => r.id).join(', ')}`);
-      const path = l.location ? toPath(l.location) : undefined;
-      return this.prepare(tenant, req, path ? { path, source: resource } : { collection: kind, source: resource });
-    });
-  }
-
-  /** A link with no category: networkinterface to a network, storagelink to a storage, else core#link. */
-  private inferLinkKind(tenant: string, l: LinkRequest): TypeId {
-    const tk = l.attributes[CORE_ATTR.targetKind];
-    if (tk === INFRA + 'network') return INFRA + 'networkinterface';
-    if (tk === INFRA + 'storage') return INFRA + 'storagelink';
-    const t = l.attributes[CORE_ATTR.target];
-    if (typeof t === 'string') {
-      const p = toPath(t);
-      if (p.startsWith('/network/')) return INFRA + 'networkinterface';
-      if (p.startsWith('/storage/')) return INFRA + 'storagelink';
-    }
-    void tenant;
-    return LINK_KIND;
+    return this.documents.prepareLinks(tenant, resource, links);
   }
 
   /** Checks a link's ends before anything is made: local source resource, local target where required. */
@@ -320,7 +191,7 @@ export class OcciService {
   /** Inserts one document as `creating`, asks its backend, then marks it ready. Undoes itself on failure. */
   private async realise(doc: EntityDoc, opts: { createOnly?: boolean }): Promise<EntityDoc> {
     // A fresh urn:uuid cannot clash: only a client-chosen id needs the (view-indexing, slow) lookup.
-    if (!this.generatedIds.has(doc) && (await this.entities.byOcciId(doc.tenant, doc.attributes[CORE_ATTR.id] as string))) {
+    if (!this.documents.generatedIds.has(doc) && (await this.entities.byOcciId(doc.tenant, doc.attributes[CORE_ATTR.id] as string))) {
       throw new Conflict(`an entity with id ${doc.attributes[CORE_ATTR.id] as string} already exists`);
     }
     let stored: EntityDoc;
@@ -439,12 +310,12 @@ export class OcciService {
       const src = attributes[CORE_ATTR.source];
       const tgt = attributes[CORE_ATTR.target];
       if (typeof src === 'string') candidate.source = toPath(src);
-      if (typeof tgt === 'string') candidate.target = this.isLocal(tgt) ? toPath(tgt) : tgt;
+      if (typeof tgt === 'string') candidate.target = isLocalTarget(tgt) ? toPath(tgt) : tgt;
       attributes[CORE_ATTR.source] = candidate.source;
       attributes[CORE_ATTR.target] = candidate.target!;
       if (candidate.source !== doc.source || candidate.target !== doc.target) await this.checkLinkEnds(candidate);
     }
-    this.applyLease(candidate);
+    this.documents.applyLease(candidate);
     const change: Change = {
       attributes: Object.fromEntries(Object.entries(attributes).filter(([n, v]) => JSON.stringify(doc.attributes[n]) !== JSON.stringify(v))),
       mixinsAdded: candidate.mixins.filter((m) => !doc.mixins.includes(m)),

@@ -1,0 +1,178 @@
+/**
+ * Building the documents of new entities from requests, before anything is stored: kind and mixins
+ * checked, attributes typed and completed, location and id chosen, provider picked, lease set. No I/O.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BackendRegistry } from '../backends/registry';
+import type { CategoryIndex } from '../category-manager/category-index';
+import { BadRequest } from '../errors';
+import type { Attributes, EntityRequest, Kind, LinkRequest, TypeId } from '../model/types';
+import { CORE_ATTR, INFRA, LINK_KIND, RESOURCE_KIND, categoryId } from '../model/types';
+import { EntityStore as Store, type EntityDoc } from '../store/entity-store';
+import {
+  LEASE_MIXIN,
+  PROVIDER_ATTR,
+  PROVIDER_MIXIN,
+  checkAttributes,
+  checkEntityPath,
+  checkMixins,
+  completeAttributes,
+  resolveCategories,
+  segmentFromId,
+} from './validate';
+
+/** Normalises an entity location the client sent (absolute URL or path) to a path. */
+export function toPath(location: string): string {
+  const m = /^https?:\/\/[^/]+(\/[^?#]*)?/.exec(location.trim());
+  const path = m ? (m[1] ?? '/') : location.trim().split(/[?#]/)[0]!;
+  return path.startsWith('/') ? path : '/' + path;
+}
+
+/** A URL on this server (a relative path, or an absolute URL whose path we serve) is local. */
+export function isLocalTarget(target: string): boolean {
+  return target.startsWith('/') || /^https?:\/\/(localhost|127\.|\[::1\])/.test(target);
+}
+
+export class EntityDocuments {
+  /** Documents whose occi.core.id the server generated (no uniqueness lookup needed when stored). */
+  readonly generatedIds = new WeakSet<EntityDoc>();
+
+  constructor(
+    private readonly categories: { readonly index: CategoryIndex },
+    private readonly backends: BackendRegistry,
+    private readonly now: () => number,
+    /** Refuses a create of an admin-only kind to anyone but a global admin. */
+    private readonly requireManager: (kind: TypeId, verb: string) => void,
+  ) {}
+
+  private get index(): CategoryIndex {
+    return this.categories.index;
+  }
+
+  /**
+   * Builds the document for a new entity (not yet stored). `collection` is the kind whose location the
+   * client POSTed to; `path` a client-chosen location (PUT).
+   */
+  prepare(tenant: string, req: EntityRequest, at: { collection?: Kind; path?: string; source?: EntityDoc }): EntityDoc {
+    const { kind: named, mixins } = resolveCategories(this.index, tenant, req.categories);
+    const kind = named ?? at.collection;
+    if (!kind) throw new BadRequest('the request names no kind: send the Category of the kind to create (class "kind")');
+    if (at.collection && categoryId(kind) !== categoryId(at.collection)) {
+      throw new BadRequest(`${at.collection.location} is the collection of ${categoryId(at.collection)}; the request names ${categoryId(kind)}`);
+    }
+    if (!kind.location && !at.path) throw new BadRequest(`${categoryId(kind)} cannot be instantiated`);
+    this.requireManager(categoryId(kind), 'create');
+    const isLink = this.index.isKindOf(categoryId(kind), LINK_KIND);
+    if (!isLink && !this.index.isKindOf(categoryId(kind), RESOURCE_KIND)) throw new BadRequest(`${categoryId(kind)} is neither a resource nor a link kind`);
+    checkMixins(this.index, tenant, kind, mixins);
+    const mixinIds = mixins.map(categoryId).filter((m) => m !== PROVIDER_MIXIN);
+    const defs = this.index.attributeDefs(categoryId(kind), mixinIds, tenant);
+    const given = checkAttributes(req.attributes, { defs, clientChosen: new Set([CORE_ATTR.id]) });
+
+    let location: string;
+    let id: string;
+    if (at.path) {
+      checkEntityPath(at.path);
+      location = at.path;
+      id = typeof given[CORE_ATTR.id] === 'string' ? (given[CORE_ATTR.id] as string) : `urn:uuid:${randomUUID()}`;
+    } else {
+      const chosen = given[CORE_ATTR.id];
+      id = typeof chosen === 'string' && chosen !== '' ? chosen : `urn:uuid:${randomUUID()}`;
+      location = kind.location! + segmentFromId(id);
+    }
+    const generated = id !== given[CORE_ATTR.id];
+    given[CORE_ATTR.id] = id;
+
+    let source: string | undefined;
+    let target: string | undefined;
+    if (isLink) {
+      const src = at.source ? at.source.location : given[CORE_ATTR.source];
+      const tgt = given[CORE_ATTR.target];
+      if (typeof src !== 'string' || src === '') throw new BadRequest(`a link needs ${CORE_ATTR.source}, the location of a local resource`);
+      if (typeof tgt !== 'string' || tgt === '') throw new BadRequest(`a link needs ${CORE_ATTR.target}`);
+      source = toPath(src);
+      target = /^https?:\/\//.test(tgt) || tgt.startsWith('/') ? (isLocalTarget(tgt) ? toPath(tgt) : tgt) : tgt;
+      given[CORE_ATTR.source] = source;
+      given[CORE_ATTR.target] = target;
+    }
+    const attributes = completeAttributes(given, defs);
+    const chain = this.index.kindChain(categoryId(kind)).map(categoryId);
+    const provider = this.chooseProvider(kind, attributes, chain);
+    attributes[PROVIDER_ATTR] = provider;
+    const allMixins = [...mixinIds, PROVIDER_MIXIN];
+    const now = new Date(this.now()).toISOString();
+    const doc: EntityDoc = {
+      _id: Store.docId(tenant, location),
+      type: 'entity',
+      uid: randomUUID(),
+      tenant,
+      location,
+      kind: categoryId(kind),
+      kinds: chain,
+      mixins: allMixins,
+      mixinClosure: this.index.mixinClosure(allMixins, tenant).map(categoryId),
+      attributes,
+      ...(source !== undefined ? { source } : {}),
+      ...(target !== undefined ? { target } : {}),
+      provider,
+      status: 'creating',
+      created: now,
+      updated: now,
+    };
+    this.applyLease(doc);
+    if (generated) this.generatedIds.add(doc);
+    return doc;
+  }
+
+  /** A template (or provider) mixin's default for occitan.provider wins; else the kind's default. */
+  private chooseProvider(kind: Kind, attributes: Attributes, chain: readonly TypeId[]): string {
+    const named = attributes[PROVIDER_ATTR];
+    if (typeof named === 'string' && named !== '') {
+      this.backends.get(named);
+      return named;
+    }
+    return this.backends.defaultFor(categoryId(kind), chain.slice(1));
+  }
+
+  /** Sets (or clears) the lease end from the lease mixin's duration; 400 for a bad duration. */
+  applyLease(doc: EntityDoc): void {
+    if (!doc.mixinClosure.includes(LEASE_MIXIN)) {
+      delete doc.leaseExpires;
+      delete doc.attributes['occitan.lease.expires'];
+      return;
+    }
+    const duration = doc.attributes['occitan.lease.duration'];
+    if (typeof duration !== 'number' || duration <= 0) throw new BadRequest('occitan.lease.duration must be a positive number of seconds');
+    if (doc.leaseExpires === undefined || doc.attributes['occitan.lease.expires'] === undefined) {
+      doc.leaseExpires = this.now() + duration * 1000;
+      doc.attributes['occitan.lease.expires'] = new Date(doc.leaseExpires).toISOString();
+    }
+  }
+
+  /** Inline links of a resource request, prepared against the (prepared) resource. */
+  prepareLinks(tenant: string, resource: EntityDoc, links: readonly LinkRequest[]): EntityDoc[] {
+    return links.map((l) => {
+      const refs = l.categories.length ? l.categories : [{ id: inferLinkKind(l), class: 'kind' as const }];
+      const req: EntityRequest = { categories: refs, attributes: { ...l.attributes, [CORE_ATTR.source]: resource.location }, links: [] };
+      const { kind } = resolveCategories(this.index, tenant, refs);
+      if (!kind || !this.index.isKindOf(categoryId(kind), LINK_KIND)) throw new BadRequest(`an inline link must name a link kind; got ${refs.map((r) => r.id).join(', ')}`);
+      const path = l.location ? toPath(l.location) : undefined;
+      return this.prepare(tenant, req, path ? { path, source: resource } : { collection: kind, source: resource });
+    });
+  }
+}
+
+/** A link with no category: networkinterface to a network, storagelink to a storage, else core#link. */
+function inferLinkKind(l: LinkRequest): TypeId {
+  const tk = l.attributes[CORE_ATTR.targetKind];
+  if (tk === INFRA + 'network') return INFRA + 'networkinterface';
+  if (tk === INFRA + 'storage') return INFRA + 'storagelink';
+  const t = l.attributes[CORE_ATTR.target];
+  if (typeof t === 'string') {
+    const p = toPath(t);
+    if (p.startsWith('/network/')) return INFRA + 'networkinterface';
+    if (p.startsWith('/storage/')) return INFRA + 'storagelink';
+  }
+  return LINK_KIND;
+}
+
