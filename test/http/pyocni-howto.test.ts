@@ -7,6 +7,7 @@
  * DELETE and collection actions answer 200 with `{}`.
  */
 import { startHarness, type Harness } from '../support/harness';
+import { CUSTOM_RESOURCE, GET_RESOURCES, PARTIAL_UPDATE, POST_RESOURCES, TRIGGER_ACTION } from '../support/pyocni-files';
 
 const J = 'application/occi+json';
 const BASE = 'http://localhost:8090';
@@ -19,110 +20,8 @@ const OTHER = 'http://schemas.other.org/occi#my_mixin';
 const MEDIUM = 'http://example.com/template/resource#medium';
 
 // --- §10 files, verbatim -------------------------------------------------------------------------
-const GET_RESOURCES = `{
-    "resources": [
-        {
-            "attributes": {
-                "occi": {
-                    "compute": {
-                        "speed": 2,
-                        "memory": 4,
-                        "cores": 2
-                    }
-                }
-            }
-        }
-    ]
-}`;
-const POST_RESOURCES = `{
-    "resources": [
-        {
-            "kind": "http: //schemas.ogf.org/occi/infrastructure#compute",
-            "mixins": [
-                "http: //schemas.opennebula.org/occi/infrastructure#my_mixin",
-                "http: //schemas.other.org/occi#my_mixin"
-            ],
-            "attributes": {
-                "occi": {
-                    "compute": {
-                        "speed": 2,
-                        "memory": 4,
-                        "cores": 2
-                    }
-                }
-            },
-            "id": "996ad860-2a9a-504f-8861-aeafd0b2ae29",
-            "title": "Compute resource",
-            "summary": "This is a compute resource"
-        }
-    ]
-}`;
-const TRIGGER_ACTION = `{
-    "actions": [
-        {
-            "term": "start",
-            "scheme": "http://schemas.ogf.org/occi/infrastructure/compute/action#"
-        }
-    ],
-    "attributes": {
-        "occi": {
-            "infrastructure": {
-                "networkinterface": {
-                    "interface": "eth0",
-                    "mac": "00:80:41:ae:fd:7e",
-                    "address": "192.168.0.100",
-                    "gateway": "192.168.0.1",
-                    "allocation": "dynamic"
-                }
-            }
-        }
-    }
-}`;
-const CUSTOM_RESOURCE = `{
-    "resources": [
-        {
-            "kind": "http://schemas.ogf.org/occi/infrastructure#compute",
-            "mixins": [
-                "http://example.com/template/resource#medium"
-            ],
-            "attributes": {
-                "occi": {
-                    "compute": {
-                        "speed": 2,
-                        "memory": 4,
-                        "cores": 12
-                    }
-                }
-            },
-            "actions": [
-                {
-                    "title": "Start My Server",
-                    "href": "/compute/996ad860-2a9a-504f-8861-aeafd0b2ae29?action=start",
-                    "category": "http://schemas.ogf.org/occi/infrastructure/compute/action#start"
-                }
-            ],
-            "id": "9930",
-            "title": "Compute resource",
-            "summary": "This is a compute resource"
-        }
-    ]
-}`;
 /** full_update_resource.json is the same document as post_custom_resource.json. */
 const FULL_UPDATE = CUSTOM_RESOURCE;
-const PARTIAL_UPDATE = `{
-    "resources": [
-        {
-            "attributes": {
-                "occi": {
-                    "compute": {
-                        "speed": 5,
-                        "cores": 2
-                    }
-                }
-            }
-        }
-    ]
-}`;
 /** associate_mixin.json / update_mixins.json / dissociate_mixins.json with real locations. */
 const locations = (...locs: string[]): string => JSON.stringify({ 'X-OCCI-Location': locs });
 

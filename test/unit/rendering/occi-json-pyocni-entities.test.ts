@@ -5,6 +5,7 @@
  */
 import { occiJson } from '../../../src/rendering/occi-json';
 import { COMPUTE_ACTION, INFRA, req } from './occi-json-fixtures';
+import { GET_RESOURCES, PARTIAL_UPDATE, POST_RESOURCES, TRIGGER_ACTION } from '../../support/pyocni-files';
 
 describe('§4.2 path management listings', () => {
   test('1. a plain array of URLs', () => {
@@ -65,50 +66,14 @@ describe('§4.3 multiple resource management', () => {
   });
 
   test('2. get_resources.json (a filter: attributes only, nested)', () => {
-    const body = `{
-        "resources": [
-            {
-                "attributes": {
-                    "occi": {
-                        "compute": {
-                            "speed": 2,
-                            "memory": 4,
-                            "cores": 2
-                        }
-                    }
-                }
-            }
-        ]
-    }`;
+    const body = GET_RESOURCES;
     expect(occiJson.parseEntities(req(body))).toEqual([
       { categories: [], attributes: { 'occi.compute.speed': 2, 'occi.compute.memory': 4, 'occi.compute.cores': 2 }, links: [] },
     ]);
   });
 
   test('3. post_resources.json ("http: //" type ids)', () => {
-    const body = `{
-        "resources": [
-            {
-                "kind": "http: //schemas.ogf.org/occi/infrastructure#compute",
-                "mixins": [
-                    "http: //schemas.opennebula.org/occi/infrastructure#my_mixin",
-                    "http: //schemas.other.org/occi#my_mixin"
-                ],
-                "attributes": {
-                    "occi": {
-                        "compute": {
-                            "speed": 2,
-                            "memory": 4,
-                            "cores": 2
-                        }
-                    }
-                },
-                "id": "996ad860-2a9a-504f-8861-aeafd0b2ae29",
-                "title": "Compute resource",
-                "summary": "This is a compute resource"
-            }
-        ]
-    }`;
+    const body = POST_RESOURCES;
     expect(occiJson.parseEntities(req(body))).toEqual([
       {
         categories: [
@@ -130,27 +95,7 @@ describe('§4.3 multiple resource management', () => {
   });
 
   test('4. trigger_action.json (actions [{term, scheme}], nested attributes)', () => {
-    const body = `{
-        "actions": [
-            {
-                "term": "start",
-                "scheme": "http://schemas.ogf.org/occi/infrastructure/compute/action#"
-            }
-        ],
-        "attributes": {
-            "occi": {
-                "infrastructure": {
-                    "networkinterface": {
-                        "interface": "eth0",
-                        "mac": "00:80:41:ae:fd:7e",
-                        "address": "192.168.0.100",
-                        "gateway": "192.168.0.1",
-                        "allocation": "dynamic"
-                    }
-                }
-            }
-        }
-    }`;
+    const body = TRIGGER_ACTION;
     const p = 'occi.infrastructure.networkinterface.';
     expect(occiJson.parseAction(req(body))).toEqual({
       action: COMPUTE_ACTION + 'start',
@@ -217,20 +162,7 @@ describe('§4.4 single resource management', () => {
   });
 
   test('4. partial_update_resource.json', () => {
-    const body = `{
-        "resources": [
-            {
-                "attributes": {
-                    "occi": {
-                        "compute": {
-                            "speed": 5,
-                            "cores": 2
-                        }
-                    }
-                }
-            }
-        ]
-    }`;
+    const body = PARTIAL_UPDATE;
     expect(occiJson.parseEntities(req(body))).toEqual([
       { categories: [], attributes: { 'occi.compute.speed': 5, 'occi.compute.cores': 2 }, links: [] },
     ]);
