@@ -23,6 +23,7 @@
 #   `ovs-vsctl --timeout=5 show` does not answer. There is no kernel datapath here: occitan and its tests
 #   make bridges with datapath_type=netdev. `stop` stops it only when this script started it (marker
 #   /run/occitan-test/ovs.started); an Open vSwitch that was already running is never stopped.
+# kernel: no daemon; Debian's linux-image-amd64 and a busybox initrd for the libvirt install test (below).
 # Later backends add their daemons here (libvirt).
 set -euo pipefail
 
@@ -45,7 +46,7 @@ say() { echo "services: $*"; }
 die() { echo "services: $*" >&2; exit 1; }
 
 usage() {
-  echo "usage: bash scripts/services.sh start|stop|status docker|ovs|libvirt" >&2
+  echo "usage: bash scripts/services.sh start|stop|status docker|ovs|libvirt|kernel" >&2
   exit 2
 }
 
@@ -470,9 +471,78 @@ libvirt_status() {
   return 1
 }
 
+# ---------------------------------------------------------------------------------------------------
+# kernel: what the libvirt install test boots (direct kernel boot needs a real kernel and initrd). Debian's
+# linux-image-amd64 and busybox-static when missing (--no-install-recommends); then, once, under
+# $KERNEL_DIR: `linux` (a copy of the newest /boot/vmlinuz-*) and `initrd.gz`, a tiny initrd made from
+# busybox-static (cpio newc + gzip) whose /init says so on the console and sleeps. Rebuilt only when
+# one of them is missing or the kernel changed. There is no daemon: `stop` does nothing, `status` exits 0
+# when both files are there.
+KERNEL_DIR=$STATE_DIR/kernel
+
+kernel_ready() {
+  [ -s "$KERNEL_DIR/linux" ] && [ -s "$KERNEL_DIR/initrd.gz" ]
+}
+
+kernel_start() {
+  ensure_packages linux-image-amd64 busybox-static
+  local newest
+  newest=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$newest" ] || die "no /boot/vmlinuz-* after installing linux-image-amd64"
+  mkdir -p "$KERNEL_DIR"
+  if kernel_ready && [ "$(cat "$KERNEL_DIR/source" 2>/dev/null)" = "$newest" ]; then
+    say "test kernel and initrd ready in $KERNEL_DIR ($(basename "$newest"))"
+    return 0
+  fi
+  say "making the test kernel and initrd in $KERNEL_DIR from $newest and busybox-static"
+  local root tmp
+  root=$(mktemp -d)
+  tmp=$(mktemp -d "$KERNEL_DIR/.build.XXXXXX")
+  mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
+  cp /bin/busybox "$root/bin/busybox"
+  ln -s busybox "$root/bin/sh"
+  cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+# occitan's test initrd: proves the kernel booted, then idles until the domain is destroyed.
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "occitan test initrd: booted $(/bin/busybox uname -r)"
+while :; do /bin/busybox sleep 3600; done
+INIT
+  chmod 755 "$root/init"
+  local rc=0
+  (cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -9 >"$tmp/initrd.gz") || rc=$?
+  [ "$rc" -eq 0 ] && cp "$newest" "$tmp/linux" || rc=1
+  rm -rf "$root"
+  if [ "$rc" -ne 0 ]; then
+    rm -rf "$tmp"
+    die "could not make the test initrd (cpio/gzip exited $rc)"
+  fi
+  # Renamed into place last: a half-made pair is never taken for a ready one.
+  chmod 644 "$tmp/linux" "$tmp/initrd.gz"
+  mv -f "$tmp/initrd.gz" "$KERNEL_DIR/initrd.gz"
+  mv -f "$tmp/linux" "$KERNEL_DIR/linux"
+  echo "$newest" >"$KERNEL_DIR/source"
+  rmdir "$tmp"
+  say "test kernel and initrd ready in $KERNEL_DIR"
+}
+
+kernel_stop() {
+  say "kernel: nothing runs; $KERNEL_DIR stays"
+}
+
+kernel_status() {
+  if kernel_ready; then
+    say "test kernel and initrd are in $KERNEL_DIR"
+    return 0
+  fi
+  say "no test kernel and initrd in $KERNEL_DIR; make them with: bash scripts/services.sh start kernel"
+  return 1
+}
+
 [ $# -eq 2 ] || usage
 case "$2" in
-  docker|ovs|libvirt) ;;
+  docker|ovs|libvirt|kernel) ;;
   *) usage ;;
 esac
 case "$1" in

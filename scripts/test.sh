@@ -8,5 +8,6 @@ bash scripts/install-deps.sh
 npx tsc -p tsconfig.json --noEmit
 bash scripts/services.sh start docker
 bash scripts/services.sh start libvirt
+bash scripts/services.sh start kernel
 bash scripts/services.sh start ovs
 npx jest --ci "$@"

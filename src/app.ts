@@ -33,6 +33,10 @@ export function buildApp(deps: AppDeps): Koa {
   const { config, service, log, auth } = deps;
   const app = new Koa();
   app.proxy = false;
+  // Errors koa sees outside the middleware chain (the client broke the connection, or sent bytes after
+  // `Connection: close` and Node answered 400 itself): logged structured, instead of koa's default raw
+  // console.error line per such request (found by the fuzz suite).
+  app.on('error', (e: unknown) => log.debug('connection error', { error: e instanceof Error ? e.message : String(e) }));
   const collections = new Collections(service, config.limits);
   const opts = { bodyBytes: config.limits.bodyBytes, baseUrl: config.baseUrl };
 

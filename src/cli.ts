@@ -11,11 +11,16 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { parseArgs } from 'node:util';
+import Koa from 'koa';
 import { isRole } from './auth/principal';
 import { tokenFilePath } from './auth/startup';
 import { TokenFileError, addToken, addUser, revokeToken } from './auth/token-file';
 import { ConfigError, loadConfig, type Config } from './config';
-import { startOccitan } from './server';
+import type { Logger } from './backends/backend';
+import { ServiceUnavailable } from './errors';
+import { auditMiddleware } from './http/audit';
+import { errorMiddleware } from './http/error-middleware';
+import { startOccitan, type Occitan } from './server';
 import { runStandaloneStore } from './store/standalone';
 
 function configFrom(file: string | undefined): Config {
@@ -33,7 +38,7 @@ function configFrom(file: string | undefined): Config {
 async function serve(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
   const config = configFrom(values.config);
-  let occitan;
+  let occitan: Occitan;
   try {
     occitan = await startOccitan(config);
   } catch (e) {
@@ -45,19 +50,102 @@ async function serve(argv: string[]): Promise<void> {
   }
   const tls = config.tls.cert !== '' && config.tls.key !== '';
   const server = tls
-    ? https.createServer({ maxHeaderSize: config.limits.headerBytes, cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, occitan.app.callback())
-    : http.createServer({ maxHeaderSize: config.limits.headerBytes }, occitan.app.callback());
+    ? https.createServer({ maxHeaderSize: config.limits.headerBytes, cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) })
+    : http.createServer({ maxHeaderSize: config.limits.headerBytes });
+  const stop = drainOnSignal(server, occitan, {
+    graceMs: config.timers.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    closeMs: config.timers.shutdownClose ?? DEFAULT_SHUTDOWN_CLOSE_MS,
+  });
+  server.on('error', (e: Error) => {
+    if (server.listening) return void occitan.log.warn(`HTTP server: ${e.message}`);
+    // A port in use or an address not on this host: say so, close the store, exit 1 (not a stack trace).
+    process.stderr.write(`occitan: cannot listen on ${config.bind}:${config.port}: ${e.message}\n`);
+    void occitan.close().finally(() => process.exit(1));
+  });
   server.listen(config.port, config.bind, () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     process.stdout.write(`occitan listening on ${tls ? 'https' : 'http'}://${config.bind.includes(':') ? `[${config.bind}]` : config.bind}:${port}\n`);
   });
-  const stop = (): void => {
-    server.close(() => void occitan.close().then(() => process.exit(0)));
-    setTimeout(() => process.exit(0), 10000).unref();
-  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+const DEFAULT_SHUTDOWN_GRACE_MS = 8_000;
+const DEFAULT_SHUTDOWN_CLOSE_MS = 5_000;
+
+/** Answers requests that arrive on kept-alive connections during the drain: 503, rendered like any error. */
+function drainingApp(log: Logger): Koa {
+  const app = new Koa();
+  app.use(auditMiddleware(log));
+  app.use(errorMiddleware(log));
+  app.use(() => {
+    throw new ServiceUnavailable('occitan is shutting down; retry in a moment', 5);
+  });
+  return app;
+}
+
+/**
+ * Serves `occitan.app` on `server` and returns the SIGTERM/SIGINT handler: the first signal stops accepting
+ * connections (new ones are refused), lets requests in flight finish for up to `graceMs` (each answered with
+ * `Connection: close`; a request arriving on a kept-alive connection meanwhile gets 503 with `Retry-After`),
+ * cuts whatever still runs after that, then closes occitan (lease sweep, change feed, providers, store) and
+ * exits 0, or 1 if closing took longer than `closeMs` or failed. A second signal cuts the requests at once.
+ */
+function drainOnSignal(server: http.Server, occitan: Occitan, opts: { graceMs: number; closeMs: number }): (signal: NodeJS.Signals) => void {
+  const { log } = occitan;
+  const handle = occitan.app.callback();
+  const refuse = drainingApp(log).callback();
+  const active = new Set<http.ServerResponse>();
+  let draining = false;
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (draining) {
+      res.setHeader('Connection', 'close');
+      void refuse(req, res);
+      return;
+    }
+    active.add(res);
+    res.once('close', () => {
+      active.delete(res);
+      // A response whose headers went out before the drain kept its connection alive: close it now.
+      if (draining) setImmediate(() => server.closeIdleConnections());
+    });
+    void handle(req, res);
+  });
+  return (signal) => {
+    if (draining) {
+      log.warn(`${signal} again: cutting ${active.size} request(s) in flight now`);
+      server.closeAllConnections();
+      return;
+    }
+    draining = true;
+    log.info(`${signal} received: finishing ${active.size} request(s) in flight (up to ${opts.graceMs} ms), refusing new ones`);
+    for (const res of active) if (!res.headersSent) res.setHeader('Connection', 'close');
+    const cut = setTimeout(() => {
+      if (active.size > 0) log.warn(`${active.size} request(s) still running after ${opts.graceMs} ms (timers.shutdownGrace): cutting them`);
+      server.closeAllConnections();
+    }, opts.graceMs);
+    // Stops listening at once (new connections are refused) and calls back once every connection ended.
+    server.close(() => {
+      clearTimeout(cut);
+      const late = setTimeout(() => {
+        process.stderr.write(`occitan: closing the store and providers took longer than ${opts.closeMs} ms (timers.shutdownClose)\n`);
+        process.exit(1);
+      }, opts.closeMs);
+      occitan.close().then(
+        () => {
+          clearTimeout(late);
+          log.info('stopped');
+          process.exit(0);
+        },
+        (e: unknown) => {
+          process.stderr.write(`occitan: close failed: ${(e as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    });
+    server.closeIdleConnections();
+  };
 }
 
 async function store(argv: string[]): Promise<void> {

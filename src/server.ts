@@ -13,11 +13,13 @@ import type { Config } from './config';
 import { projectDir } from './config';
 import { loadBuiltinCategories } from './category-manager/builtin';
 import { CategoryManager } from './category-manager/manager';
+import { ServiceUnavailable } from './errors';
 import { createLogger } from './log';
 import { applyDeclared, type Declaration } from './service/declared';
 import { Maintenance } from './service/maintenance';
 import { OcciService } from './service/occi-service';
-import { openDatabase, type Database } from './store/couch';
+import { PROVIDER_ATTR } from './service/validate';
+import { DEFAULT_REQUEST_TIMEOUT_MS, openDatabase, releaseDatabase, type Database } from './store/couch';
 import { startEmbeddedStore, type EmbeddedStore } from './store/embedded';
 import { EntityStore, type EntityDoc } from './store/entity-store';
 import { CouchKeyedState } from './store/keyed-state';
@@ -30,6 +32,11 @@ export interface Occitan {
   couchUrl: string;
   log: Logger;
   maintenance: Maintenance;
+  /**
+   * Stops background work (lease sweep, the category feed, the providers' watchers), closes the providers,
+   * the CouchDB connections and the embedded store. Idempotent: later calls return the first call's promise.
+   * Requests still running afterwards fail (503 where they reach CouchDB): drain the HTTP server first.
+   */
   close(): Promise<void>;
 }
 
@@ -54,7 +61,10 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
   }
   const closers: Array<() => Promise<void>> = [];
   try {
-    const db = await openDatabase(couchUrl, config.couchdb.database, path.join(projectDir(), 'couchdb'));
+    const db = await openDatabase(couchUrl, config.couchdb.database, path.join(projectDir(), 'couchdb'), {
+      requestTimeoutMs: config.timers.couchRequest ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    });
+    closers.push(() => releaseDatabase(db));
     const categories = new CategoryManager(db, loadBuiltinCategories(config.categoriesDir));
     await categories.start();
     closers.push(() => categories.stop());
@@ -66,9 +76,28 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
     });
     // Entities providers declare from their configuration, made once every provider has started.
     const declared: Declaration[] = [];
+    // Made once every provider has started; spawn and dispose are only called after that (by requests).
+    let service: OcciService | undefined;
+    const started = (): OcciService => {
+      if (!service) throw new ServiceUnavailable('occitan is still starting');
+      return service;
+    };
     const context = (provider: string, options: Record<string, unknown>): BackendContext => ({
       declare: (list) => {
         for (const entity of list) declared.push({ provider, entity });
+      },
+      spawn: async (e) => {
+        const svc = started();
+        const req = { categories: [{ id: e.kind, class: 'kind' as const }, ...e.mixins.map((id) => ({ id, class: 'mixin' as const }))], attributes: {}, links: [] };
+        const doc = svc.prepare(e.tenant, req, { path: e.location });
+        doc.provider = provider;
+        Object.assign(doc.attributes, e.attributes, { [PROVIDER_ATTR]: provider });
+        const [made] = await svc.create([{ resource: doc, links: [] }], { createOnly: false });
+        return toBackend(made!);
+      },
+      dispose: async (tenant, location) => {
+        const doc = await entities.get(tenant, location);
+        if (doc) await started().destroy(doc);
       },
       provider,
       options,
@@ -78,7 +107,17 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
         return d && d.tenant === tenant ? toBackend(d) : undefined;
       },
       owned: async function* () {
-        for await (const d of entities.byProvider(provider)) yield toBackend(d);
+        for await (const d of entities.byProvider(provider)) {
+          if (d.source === undefined) {
+            yield toBackend(d);
+            continue;
+          }
+          // A link comes with its ends' ids and refs, as create gets it: reconciliation may realise it again.
+          const end = (e: EntityDoc | undefined) => (e ? { id: e.uid, kind: e.kind, ...(e.ref !== undefined ? { ref: e.ref } : {}) } : undefined);
+          const source = end(await entities.get(d.tenant, d.source));
+          const target = end(d.target?.startsWith('/') ? await entities.get(d.tenant, d.target) : undefined);
+          yield { ...toBackend(d), ...(source ? { source } : {}), ...(target ? { target } : {}) };
+        }
       },
       report: async (id, realised) => {
         const d = await entities.byUid(id);
@@ -96,18 +135,23 @@ export async function startOccitan(config: Config, opts: StartOptions = {}): Pro
     await backends.start(context);
     closers.push(() => backends.close());
     for (const line of backends.describe()) log.info(`provider: ${line}`);
-    const service = new OcciService({ categories, entities, backends });
+    service = new OcciService({ categories, entities, backends, leaseHourMs: config.timers.leaseHour ?? 3_600_000 });
     await applyDeclared(service, declared, log);
     const maintenance = new Maintenance(service, log, { periodMs: config.timers.leaseSweep ?? 5000, graceMs: config.timers.recoveryGrace ?? 60000 });
     maintenance.start();
     closers.push(() => maintenance.stop());
     const app = buildApp({ config, service, log, auth });
     closers.push(() => auth.close());
+    let closing: Promise<void> | undefined;
     return {
       app, service, db, couchUrl, log, maintenance,
-      close: async () => {
-        for (const c of closers.reverse()) await c().catch(() => undefined);
-        await embedded?.close();
+      close: () => {
+        // In reverse start order: background work stops before the providers and the store it uses.
+        closing ??= (async () => {
+          for (const c of closers.reverse()) await c().catch((e: unknown) => log.warn(`close: ${(e as Error).message}`));
+          await embedded?.close();
+        })();
+        return closing;
       },
     };
   } catch (e) {

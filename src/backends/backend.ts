@@ -81,6 +81,19 @@ export interface DeclaredEntity {
   whenPresent: 'update' | 'keep';
 }
 
+/**
+ * An entity that belongs to one of this provider's own (a docker service's replica): made through the
+ * service like a client's create, at `location`, realised by this provider. `attributes` are server-set
+ * (they may be immutable ones the client could not give).
+ */
+export interface SpawnedEntity {
+  tenant: string;
+  kind: TypeId;
+  location: string;
+  mixins: readonly TypeId[];
+  attributes: Attributes;
+}
+
 export interface BackendContext {
   /** The provider's name and its entry in backends.json. */
   readonly provider: string;
@@ -96,6 +109,14 @@ export interface BackendContext {
   readonly clock: Clock;
   /** Entities to create (or update) once every provider has started; absent where nothing creates them (backend tests). */
   declare?(entities: readonly DeclaredEntity[]): void;
+  /**
+   * Creates a spawned entity now (stored, then this provider's `create` realises it); answers it as stored.
+   * Throws what the create would answer a client (409 when the location is taken). Absent where nothing
+   * stores entities (backend tests).
+   */
+  spawn?(entity: SpawnedEntity): Promise<BackendEntity>;
+  /** Deletes an entity through the service (this provider's `delete` runs); gone already is success. */
+  dispose?(tenant: string, location: string): Promise<void>;
 }
 
 export interface Backend {

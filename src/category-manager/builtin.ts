@@ -26,6 +26,7 @@ function toAttributeDefs(attrs: Record<string, AttributeDefFile> | undefined): A
     if (a.default !== undefined) def.default = structuredClone(a.default);
     if (a.pattern !== undefined) def.pattern = structuredClone(a.pattern);
     if (a.description !== undefined) def.description = a.description;
+    if (a.perTenant) def.perTenant = true;
     out[name] = def;
   }
   return out;
@@ -41,6 +42,7 @@ export function categoriesFromFile(doc: CategoryFile): Category[] {
     ...(k.parent !== undefined ? { parent: k.parent } : {}),
     ...(k.location !== undefined ? { location: k.location } : {}),
     ...(k.adminOnly ? { adminOnly: true } : {}),
+    ...(k.sharedRead ? { sharedRead: true } : {}),
     attributes: toAttributeDefs(k.attributes),
     actions: [...(k.actions ?? [])],
     origin: 'builtin',

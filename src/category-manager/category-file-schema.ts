@@ -14,6 +14,8 @@ export interface AttributeDefFile {
   default?: string | number | boolean | JsonValue[] | { [key: string]: JsonValue };
   pattern?: { [key: string]: JsonValue };
   description?: string;
+  /** A list of objects naming a `tenant`: non-admin callers see only their tenant's items. */
+  perTenant?: boolean;
 }
 
 export interface KindFile {
@@ -24,6 +26,8 @@ export interface KindFile {
   location?: string;
   /** Only global admins manage entities of this kind (they stay readable by the tenant that holds them). */
   adminOnly?: boolean;
+  /** Every authenticated caller reads entities of this kind (stored in the shared tenant; global admins write them). */
+  sharedRead?: boolean;
   attributes?: Record<string, AttributeDefFile>;
   actions?: string[];
 }
@@ -66,6 +70,7 @@ const attributeDef = {
     default: { type: ['string', 'number', 'boolean', 'array', 'object'] },
     pattern: { type: 'object' },
     description: { type: 'string' },
+    perTenant: { type: 'boolean' },
   },
 } as const;
 
@@ -93,6 +98,7 @@ export const categoryFileSchema = {
         parent: nonEmptyString,
         location: nonEmptyString,
         adminOnly: { type: 'boolean' },
+        sharedRead: { type: 'boolean' },
         attributes,
         actions: idList,
       },

@@ -104,7 +104,8 @@ export class CategoryManager {
         try {
           doc = (await this.db.get(change.id)) as unknown as CategoryDoc;
         } catch (e) {
-          if (!isStatus(e, 404)) throw e;
+          // Translated, so an outage is a ServiceUnavailable, which the feed retries instead of skipping.
+          if (!isStatus(e, 404)) throw translateCouchError(e, `category document ${change.id}`);
         }
         if ((this.localWrites.get(change.id) ?? 0) !== before) return;
         if (doc) this.apply(doc);

@@ -10,7 +10,7 @@ import { createEntityStream } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections, EntityFilter, Listing, PageRequest } from '../service/collections';
 import { filterFromRequests } from '../service/collections';
-import { entityView } from '../service/entity-views';
+import { entityView, type Viewer } from '../service/entity-views';
 import type { OcciService } from '../service/occi-service';
 import type { EntityDoc } from '../store/entity-store';
 import { callerOf } from './caller';
@@ -38,8 +38,14 @@ function ifMatch(ctx: Context): string | undefined {
   return ctx.get('If-Match') || undefined;
 }
 
-async function viewOf(deps: RouteDeps, r: RequestContext, doc: EntityDoc): Promise<EntityView> {
-  return entityView(deps.service.index, doc, r.locate, await deps.service.linksOf(doc), (d, a) => deps.service.canPerform(d, a));
+async function viewOf(deps: RouteDeps, r: RequestContext, doc: EntityDoc, viewer: Viewer): Promise<EntityView> {
+  return entityView(deps.service.index, doc, r.locate, await deps.service.linksOf(doc), (d, a) => deps.service.canPerform(d, a), viewer);
+}
+
+/** Who a rendering is for (per-tenant attributes show a non-admin only its tenant's items). */
+function viewerOf(ctx: Context): Viewer {
+  const c = callerOf(ctx);
+  return { tenant: c.tenant, admin: c.admin };
 }
 
 function pageOf(ctx: Context): PageRequest | undefined {
@@ -84,8 +90,7 @@ async function sendListing(ctx: Context, deps: RouteDeps, r: RequestContext, lis
   }
   const json = r.renderer.mediaType === 'application/occi+json';
   if (json) {
-    const tenant = callerOf(ctx).tenant;
-    const views = withLinks(deps, r, tenant, listing.docs);
+    const views = withLinks(deps, r, listing.tenant ?? callerOf(ctx).tenant, listing.docs, viewerOf(ctx));
     // One stream per request: it keeps links apart from resources in a mixed listing.
     return stream(ctx, 200, r.renderer, createEntityStream(), views, extra);
   }
@@ -107,11 +112,11 @@ async function* locations(docs: Listing['docs'], r: RequestContext): AsyncGenera
 }
 
 /** Entity views for a listing, fetching links in batches (one view query per 200 entities). */
-async function* withLinks(deps: RouteDeps, r: RequestContext, tenant: string, docs: Listing['docs']): AsyncGenerator<EntityView> {
+async function* withLinks(deps: RouteDeps, r: RequestContext, tenant: string, docs: Listing['docs'], viewer: Viewer): AsyncGenerator<EntityView> {
   let batch: EntityDoc[] = [];
   const flush = async function* (): AsyncGenerator<EntityView> {
     const links = await deps.service.entities.linksOfMany(tenant, batch.filter((d) => d.source === undefined).map((d) => d.location));
-    for (const d of batch) yield entityView(deps.service.index, d, r.locate, links.get(d.location) ?? [], (x, a) => deps.service.canPerform(x, a));
+    for (const d of batch) yield entityView(deps.service.index, d, r.locate, links.get(d.location) ?? [], (x, a) => deps.service.canPerform(x, a), viewer);
     batch = [];
   };
   for await (const d of docs) {
@@ -158,29 +163,29 @@ async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: st
     case 'HEAD': {
       requireListing(r.renderer, 'an entity');
       const doc = await service.get(tenant, path);
-      return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+      return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
     }
     case 'POST': {
       requireListing(r.renderer, 'an entity');
       if (typeof action === 'string') {
         const doc = await service.action(tenant, path, action, r.parser.parseAction(r.input), { ifMatch: ifMatch(ctx) });
-        return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+        return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
       }
       const [req, ...more] = r.parser.parseEntities(r.input);
       if (!req || more.length) throw new BadRequest('a partial update describes exactly one entity');
       const doc = await service.update(tenant, path, req, { ifMatch: ifMatch(ctx) });
-      return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+      return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
     }
     case 'PUT': {
       requireListing(r.renderer, 'an entity');
       const [req, ...more] = r.parser.parseEntities(r.input);
       if (!req || more.length) throw new BadRequest('PUT describes exactly one entity');
       const createOnly = ctx.get('If-None-Match').trim() === '*';
-      const existing = await service.entities.get(tenant, path);
+      const existing = await service.find(tenant, path);
       if (existing && createOnly) throw new PreconditionFailed(`${path} exists (If-None-Match: *)`);
       if (existing) {
         const doc = await service.replace(tenant, path, req, { ifMatch: ifMatch(ctx) });
-        return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc)), { ETag: etag(doc) });
+        return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
       }
       if (ifMatch(ctx) && ifMatch(ctx) !== '*') throw new PreconditionFailed(`${path} does not exist (If-Match)`);
       const resource = service.prepare(tenant, req, { path });
@@ -202,13 +207,13 @@ async function created(ctx: Context, deps: RouteDeps, r: RequestContext, docs: E
   const extra: Record<string, string> = { Location: locs[0]! };
   if (docs.length === 1) {
     extra.ETag = etag(docs[0]!);
-    const rendered = r.renderer.renderEntity(await viewOf(deps, r, docs[0]!));
+    const rendered = r.renderer.renderEntity(await viewOf(deps, r, docs[0]!, viewerOf(ctx)));
     if (r.renderer.mediaType !== 'application/occi+json') rendered.headers.push(['X-OCCI-Location', locs[0]!]);
     return send(ctx, 201, r.renderer, rendered, extra);
   }
   if (r.renderer.mediaType === 'application/occi+json') {
     const views: EntityView[] = [];
-    for (const d of docs) views.push(await viewOf(deps, r, d));
+    for (const d of docs) views.push(await viewOf(deps, r, d, viewerOf(ctx)));
     return send(ctx, 201, r.renderer, r.renderer.renderEntities(views), extra);
   }
   const rendered = r.renderer.renderCreated(locs);
@@ -224,7 +229,9 @@ async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, 
     case 'GET':
     case 'HEAD': {
       const page = pageOf(ctx);
-      return sendListing(ctx, deps, r, await collections.list(tenant, kind, filterOf(ctx, r), page), page);
+      // A shared kind (the docker node pool) lists the shared tenant's entities to every caller.
+      const from = service.collectionTenant(tenant, kind);
+      return sendListing(ctx, deps, r, { ...(await collections.list(from, kind, filterOf(ctx, r), page)), tenant: from }, page);
     }
     case 'POST': {
       if (typeof action === 'string') {

@@ -25,6 +25,11 @@ export interface AttributeDef {
   default?: AttributeValue;
   pattern?: { [key: string]: JsonValue };
   description?: string;
+  /**
+   * A list of objects each naming a `tenant` (categories/*.yaml `perTenant`): renderings show a caller who
+   * is not a global admin only the items of its own tenant (a docker node's containers).
+   */
+  perTenant?: boolean;
 }
 export type AttributeDefs = Record<string, AttributeDef>;
 
@@ -49,6 +54,11 @@ export interface Kind extends CategoryBase {
   location?: string;
   /** Only global admins create, change, delete or act on entities of this kind (categories/*.yaml `adminOnly`). */
   adminOnly?: boolean;
+  /**
+   * Every authenticated caller reads this kind's entities, whatever its tenant (categories/*.yaml
+   * `sharedRead`, the docker node pool): they are stored in the shared tenant, and only global admins write them.
+   */
+  sharedRead?: boolean;
 }
 
 export interface Mixin extends CategoryBase {

@@ -51,6 +51,8 @@ export function matches(doc: EntityDoc, f: EntityFilter): boolean {
 export interface Listing {
   total: number;
   docs: AsyncIterable<EntityDoc> | EntityDoc[];
+  /** The tenant the entities belong to, when not the caller's (a shared kind's collection). */
+  tenant?: string;
 }
 
 export class Collections {
@@ -129,8 +131,13 @@ export class Collections {
   private async resolveLocations(tenant: string, locations: readonly string[]): Promise<EntityDoc[]> {
     if (locations.length === 0) throw new BadRequest('no entity locations given: send X-OCCI-Location values (JSON: {"X-OCCI-Location": [...]})');
     const docs: EntityDoc[] = [];
+    const named = new Set<string>();
     for (const loc of locations) {
       const path = toPath(loc);
+      // An entity named twice (perhaps once absolute, once relative) is one member: writing it twice failed
+      // half-way with a stale revision, a 412 after the first change was made (found by the fuzz suite).
+      if (named.has(path)) continue;
+      named.add(path);
       const d = await this.service.entities.get(tenant, path);
       if (!d) throw new NotFound(`no entity at ${path}`);
       docs.push(d);

@@ -21,6 +21,12 @@ import {
   segmentFromId,
 } from './validate';
 
+/**
+ * Where the entities of `sharedRead` kinds (the docker node pool) are stored: the system's own tenant,
+ * where the providers' declared entities already live. Every caller reads them; global admins write them.
+ */
+export const SHARED_TENANT = 'default';
+
 /** Normalises an entity location the client sent (absolute URL or path) to a path. */
 export function toPath(location: string): string {
   const m = /^https?:\/\/[^/]+(\/[^?#]*)?/.exec(location.trim());
@@ -43,6 +49,8 @@ export class EntityDocuments {
     private readonly now: () => number,
     /** Refuses a create of an admin-only kind to anyone but a global admin. */
     private readonly requireManager: (kind: TypeId, verb: string) => void,
+    /** The length of the lease mixin's hour (`timers.leaseHour`; shortened in tests). */
+    private readonly leaseHourMs = 3_600_000,
   ) {}
 
   private get index(): CategoryIndex {
@@ -53,8 +61,8 @@ export class EntityDocuments {
    * Builds the document for a new entity (not yet stored). `collection` is the kind whose location the
    * client POSTed to; `path` a client-chosen location (PUT).
    */
-  prepare(tenant: string, req: EntityRequest, at: { collection?: Kind; path?: string; source?: EntityDoc }): EntityDoc {
-    const { kind: named, mixins } = resolveCategories(this.index, tenant, req.categories);
+  prepare(callerTenant: string, req: EntityRequest, at: { collection?: Kind; path?: string; source?: EntityDoc }): EntityDoc {
+    const { kind: named, mixins } = resolveCategories(this.index, callerTenant, req.categories);
     const kind = named ?? at.collection;
     if (!kind) throw new BadRequest('the request names no kind: send the Category of the kind to create (class "kind")');
     if (at.collection && categoryId(kind) !== categoryId(at.collection)) {
@@ -62,6 +70,9 @@ export class EntityDocuments {
     }
     if (!kind.location && !at.path) throw new BadRequest(`${categoryId(kind)} cannot be instantiated`);
     this.requireManager(categoryId(kind), 'create');
+    this.checkSharedPath(kind, at.path);
+    // A shared kind's entities belong to no tenant: they live in the shared one, whoever creates them.
+    const tenant = kind.sharedRead ? SHARED_TENANT : callerTenant;
     const isLink = this.index.isKindOf(categoryId(kind), LINK_KIND);
     if (!isLink && !this.index.isKindOf(categoryId(kind), RESOURCE_KIND)) throw new BadRequest(`${categoryId(kind)} is neither a resource nor a link kind`);
     checkMixins(this.index, tenant, kind, mixins);
@@ -124,6 +135,18 @@ export class EntityDocuments {
     return doc;
   }
 
+  /**
+   * A shared kind's entities sit directly in its collection (that is where every tenant looks for them),
+   * and nothing else sits there (another tenant's entity at /nodes/x would be shadowed by, or shadow, a node).
+   */
+  private checkSharedPath(kind: Kind, path: string | undefined): void {
+    if (path === undefined) return;
+    const collection = path.slice(0, path.lastIndexOf('/') + 1);
+    if (kind.sharedRead && collection !== kind.location) throw new BadRequest(`an entity of ${categoryId(kind)} is located in ${kind.location}, not at ${path}`);
+    const owner = this.index.byLocation(collection, SHARED_TENANT);
+    if (!kind.sharedRead && owner?.class === 'kind' && owner.sharedRead) throw new BadRequest(`${collection} holds only entities of ${categoryId(owner)}`);
+  }
+
   /** A template (or provider) mixin's default for occitan.provider wins; else the kind's default. */
   private chooseProvider(kind: Kind, attributes: Attributes, chain: readonly TypeId[]): string {
     const named = attributes[PROVIDER_ATTR];
@@ -134,17 +157,27 @@ export class EntityDocuments {
     return this.backends.defaultFor(categoryId(kind), chain.slice(1));
   }
 
-  /** Sets (or clears) the lease end from the lease mixin's duration; 400 for a bad duration. */
+  /**
+   * Sets (or clears) the lease end from the lease mixin's length: `occitan.lease.duration` in seconds or
+   * `occitan.lease.hours` (Siren's unit; an hour is `timers.leaseHour` ms), exactly one of them; 400
+   * otherwise. The end is fixed when the lease starts: later changes of the length do not move it.
+   */
   applyLease(doc: EntityDoc): void {
     if (!doc.mixinClosure.includes(LEASE_MIXIN)) {
       delete doc.leaseExpires;
       delete doc.attributes['occitan.lease.expires'];
       return;
     }
-    const duration = doc.attributes['occitan.lease.duration'];
-    if (typeof duration !== 'number' || duration <= 0) throw new BadRequest('occitan.lease.duration must be a positive number of seconds');
+    const seconds = doc.attributes['occitan.lease.duration'];
+    const hours = doc.attributes['occitan.lease.hours'];
+    if ((seconds === undefined) === (hours === undefined)) {
+      throw new BadRequest('a lease needs exactly one of occitan.lease.duration (seconds) and occitan.lease.hours');
+    }
+    if (seconds !== undefined && (typeof seconds !== 'number' || seconds <= 0)) throw new BadRequest('occitan.lease.duration must be a positive number of seconds');
+    if (hours !== undefined && (typeof hours !== 'number' || hours <= 0)) throw new BadRequest('occitan.lease.hours must be a positive number of hours');
+    const lengthMs = seconds !== undefined ? (seconds as number) * 1000 : (hours as number) * this.leaseHourMs;
     if (doc.leaseExpires === undefined || doc.attributes['occitan.lease.expires'] === undefined) {
-      doc.leaseExpires = this.now() + duration * 1000;
+      doc.leaseExpires = this.now() + lengthMs;
       doc.attributes['occitan.lease.expires'] = new Date(doc.leaseExpires).toISOString();
     }
   }

@@ -17,10 +17,22 @@ export class Maintenance {
     private readonly opts: { periodMs: number; graceMs: number; now?: () => number },
   ) {}
 
+  /** The failure of the previous pass, so an outage is logged once (and its end), not once per period. */
+  private failing?: string;
+
   start(): void {
     const tick = (): void => {
       this.running = this.sweep()
-        .catch((e: unknown) => this.log.warn(`maintenance: ${(e as Error).message}`))
+        .then(() => {
+          if (this.failing !== undefined) this.log.info('maintenance: passes succeed again');
+          this.failing = undefined;
+        })
+        .catch((e: unknown) => {
+          const message = (e as Error).message;
+          if (this.failing === undefined) this.log.warn(`maintenance: ${message} (retried every ${this.opts.periodMs} ms, logged again once it works)`);
+          else this.log.debug(`maintenance: ${message}`);
+          this.failing = message;
+        })
         .finally(() => {
           if (this.timer !== undefined) this.timer = setTimeout(tick, this.opts.periodMs);
         });

@@ -17,7 +17,7 @@ import { coerceAttribute } from '../model/attributes';
 import type { EntityDoc, EntityStore } from '../store/entity-store';
 import { acting } from './acting';
 import { EntityStore as Store } from '../store/entity-store';
-import { EntityDocuments, isLocalTarget, toPath } from './entity-documents';
+import { EntityDocuments, SHARED_TENANT, isLocalTarget, toPath } from './entity-documents';
 import {
   PROVIDER_ATTR,
   PROVIDER_MIXIN,
@@ -32,6 +32,8 @@ export interface ServiceDeps {
   entities: EntityStore;
   backends: BackendRegistry;
   now?: () => number;
+  /** The lease mixin's hour in ms (`timers.leaseHour`, default 3,600,000). */
+  leaseHourMs?: number;
 }
 
 export interface WriteOptions {
@@ -39,7 +41,7 @@ export interface WriteOptions {
   ifMatch?: string;
 }
 
-export { toPath } from './entity-documents';
+export { SHARED_TENANT, toPath } from './entity-documents';
 
 export class OcciService {
   readonly categories: CategoryManager;
@@ -55,7 +57,7 @@ export class OcciService {
     this.entities = deps.entities;
     this.backends = deps.backends;
     this.now = deps.now ?? Date.now;
-    this.documents = new EntityDocuments(this.categories, this.backends, this.now, (kind, verb) => this.requireManager(kind, verb));
+    this.documents = new EntityDocuments(this.categories, this.backends, this.now, (kind, verb) => this.requireManager(kind, verb), deps.leaseHourMs);
   }
 
   get index() {
@@ -84,9 +86,10 @@ export class OcciService {
     return run;
   }
 
-  /** A kind marked `adminOnly` (docker#node) is managed by global admins only; the system's own work passes. */
+  /** A kind marked `adminOnly` or `sharedRead` (docker#node) is managed by global admins only; the system's own work passes. */
   private requireManager(kind: TypeId, verb: string): void {
-    if (!this.index.kind(kind)?.adminOnly) return;
+    const k = this.index.kind(kind);
+    if (!k?.adminOnly && !k?.sharedRead) return;
     const who = acting();
     if (who && !who.admin) throw new Forbidden(`only a global admin may ${verb} an entity of ${kind}`);
   }
@@ -94,9 +97,28 @@ export class OcciService {
   // --- reading -------------------------------------------------------------------------------------
 
   async get(tenant: string, location: string): Promise<EntityDoc> {
-    const doc = await this.entities.get(tenant, location);
+    const doc = await this.find(tenant, location);
     if (!doc) throw new NotFound(`no entity at ${location}`);
     return doc;
+  }
+
+  /**
+   * The entity a caller of `tenant` reaches at `location`: its tenant's own, else an entity of a
+   * `sharedRead` kind in the shared tenant (only those cross tenants; writes to them still need a global admin).
+   */
+  async find(tenant: string, location: string): Promise<EntityDoc | undefined> {
+    const own = await this.entities.get(tenant, location);
+    if (own || tenant === SHARED_TENANT) return own;
+    const collection = location.slice(0, location.lastIndexOf('/') + 1);
+    const kind = this.index.byLocation(collection);
+    if (kind?.class !== 'kind' || !kind.sharedRead) return undefined;
+    const shared = await this.entities.get(SHARED_TENANT, location);
+    return shared && this.index.kind(shared.kind)?.sharedRead ? shared : undefined;
+  }
+
+  /** The tenant whose entities a collection of `kind` lists for a caller of `tenant`. */
+  collectionTenant(tenant: string, kind: Kind): string {
+    return kind.sharedRead ? SHARED_TENANT : tenant;
   }
 
   /** Outgoing links of a resource (for its rendering). */
@@ -455,6 +477,9 @@ export class OcciService {
   /** After a compute's runtime changed, its links are realised again (their backends adopt or rebuild). */
   async rerealiseLinks(resource: EntityDoc): Promise<void> {
     for (const link of await this.entities.linksOf(resource.tenant, 'source', resource.location)) {
+      // Only settled links: one being created or deleted belongs to the request working on it (two creates
+      // of one interface at once tore down each other's veth; found by the chaos suite).
+      if (link.status !== 'ready') continue;
       const realised = await this.backends.get(link.provider).create(await this.backendEntity(link));
       await this.entities.modify(link.tenant, link.location, (d) => ({
         ...d,

@@ -48,24 +48,107 @@ export interface Follower {
 // Hosts of the databases opened so far: connection errors carry no URL, and a deployment has one CouchDB.
 const knownHosts = new Set<string>();
 
+/** The part of undici's Agent used here: Node's fetch takes it as `dispatcher` (nano: `agentOptions`). */
+export interface Dispatcher {
+  close(): Promise<void>;
+}
+type AgentClass = new (opts: { connect: { timeout: number }; headersTimeout: number; bodyTimeout: number }) => Dispatcher;
+
 /** A nano server scope for `url` (`http://user:pass@host:port`, optionally with a path prefix). */
-export function connectServer(url: string): Server {
+export function connectServer(url: string, opts: { dispatcher?: Dispatcher } = {}): Server {
   const parsed = new URL(url);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new Error(`CouchDB URL must be http(s), got ${parsed.protocol}//${parsed.host}`);
   }
   knownHosts.add(parsed.host);
-  // nano's requests go through Node's global fetch dispatcher, which keeps connections alive.
-  return nano({ url: url.replace(/\/+$/, '') });
+  // nano's requests go through Node's fetch, whose dispatchers keep connections alive.
+  return nano({ url: url.replace(/\/+$/, ''), ...(opts.dispatcher ? { agentOptions: opts.dispatcher } : {}) });
 }
+
+export interface OpenOptions {
+  /**
+   * Bound on every CouchDB request, ms (default 20 000): to connect, to receive the answer's headers, and
+   * between two chunks of its body. A CouchDB that accepts connections but stops answering (stopped,
+   * partitioned, overloaded) then fails requests with 503 instead of holding them for undici's 5 minutes.
+   */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
+
+let agentClass: Promise<AgentClass | undefined> | undefined;
+/**
+ * undici's Agent class, the one Node's fetch uses. Node bundles undici without exporting it, but installs
+ * its global dispatcher under undici's cross-copy key (`Symbol.for('undici.globalDispatcher.1')`, what the
+ * undici package's getGlobalDispatcher reads) the first time fetch runs; a data: URL touches no network.
+ * undefined if a Node release stops doing so: requests then keep undici's default bounds (5 minutes).
+ */
+function bundledAgentClass(): Promise<AgentClass | undefined> {
+  agentClass ??= (async () => {
+    const key = Symbol.for('undici.globalDispatcher.1');
+    const globals = globalThis as unknown as Record<symbol, unknown>;
+    if (globals[key] === undefined) await (await fetch('data:,')).arrayBuffer();
+    const ctor = (globals[key] as { constructor?: unknown } | undefined)?.constructor;
+    return typeof ctor === 'function' ? (ctor as AgentClass) : undefined;
+  })().catch(() => undefined);
+  return agentClass;
+}
+
+// Each opened database's own dispatcher, closed by releaseDatabase.
+const dispatchers = new WeakMap<Database, Dispatcher>();
 
 /**
  * Opens (creating if missing) database `name` and brings every design document in `designDir` (`*.json`,
  * one document per file, `_id` defaulting to `_design/<file name>`) up to date. A document is written only
- * when its content differs from the stored one, so a second call writes nothing.
+ * when its content differs from the stored one, so a second call writes nothing. Every request made
+ * through the result is bounded (`requestTimeoutMs`), and an answer whose body is cut short is an error.
  */
-export async function openDatabase(url: string, name: string, designDir: string): Promise<Database> {
-  const server = connectServer(url);
+export async function openDatabase(url: string, name: string, designDir: string, opts: OpenOptions = {}): Promise<Database> {
+  const timeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const Agent = await bundledAgentClass();
+  const dispatcher = Agent ? new Agent({ connect: { timeout }, headersTimeout: timeout, bodyTimeout: timeout }) : undefined;
+  try {
+    const db = guardCutAnswers(await openWith(connectServer(url, { dispatcher }), url, name, designDir), url);
+    if (dispatcher) dispatchers.set(db, dispatcher);
+    return db;
+  } catch (e) {
+    await dispatcher?.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Closes the connections of a database from openDatabase; requests made through it afterwards fail. */
+export async function releaseDatabase(db: Database): Promise<void> {
+  const dispatcher = dispatchers.get(db);
+  dispatchers.delete(db);
+  await dispatcher?.close().catch(() => undefined);
+}
+
+/**
+ * nano resolves a 2xx answer whose body was cut (CouchDB died while sending it) with '' instead of failing:
+ * every promise-returning method of the database fails with 503 instead, so no caller reads '' as a document.
+ * (Nothing occitan asks CouchDB for is legitimately an empty string.)
+ */
+function guardCutAnswers(db: Database, url: string): Database {
+  const cut = (): ServiceUnavailable => new ServiceUnavailable(`CouchDB at ${hostOf(url, undefined) ?? 'its URL'} cut its answer short (database ${db.config.db})`);
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        const out: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return out instanceof Promise
+          ? out.then((res: unknown) => {
+              if (res === '') throw cut();
+              return res;
+            })
+          : out;
+      };
+    },
+  });
+}
+
+async function openWith(server: Server, url: string, name: string, designDir: string): Promise<Database> {
   const designs = await readDesignDocs(designDir);
   try {
     // Ask first: a non-admin account (Apache CouchDB) may use an existing database but not PUT it.
@@ -155,8 +238,9 @@ export function couchStatus(e: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+// What fetch/undici (wrapped by nano) report when CouchDB is down, went away, or stopped answering in time.
 const CONNECTION_FAILURE =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|other side closed|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|Connect Timeout|fetch failed|terminated/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|other side closed|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|Connect Timeout|UND_ERR_HEADERS_TIMEOUT|Headers Timeout|UND_ERR_BODY_TIMEOUT|Body Timeout|UND_ERR_CLOSED|fetch failed|terminated/i;
 
 /**
  * CouchDB failures as occitan errors. `what` names the thing being read or written ("entity /compute/a");
@@ -183,6 +267,8 @@ export function translateCouchError(e: unknown, what: string, url?: string): Err
   }
   if (status === 404) return new NotFound(`${what} not found`);
   if (status === 409) return new Conflict(`${what} was changed concurrently (CouchDB update conflict)`);
+  // CouchDB (or a proxy in front of it) saying it cannot serve now: the client may retry, as for an outage.
+  if (status === 503) return new ServiceUnavailable(`CouchDB${at} is unavailable (HTTP 503) while accessing ${what}`);
   if (status >= 500) return new BadGateway(`CouchDB${at} failed on ${what}: HTTP ${status} ${reason}`.trim());
   return e instanceof Error ? e : new Error(scrub(String(e)));
 }
@@ -238,8 +324,10 @@ const MAX_BACKOFF_MS = 5_000;
 
 /**
  * Follows `db`'s `_changes` with a long-poll loop that survives the server going away: failures are
- * logged (once per outage) and retried with backoff, never thrown. A handler that throws is logged and
- * its change skipped, so one bad document cannot stall the feed.
+ * logged (once per outage) and retried with backoff (200 ms doubling to 5 s, jittered), never thrown; the
+ * feed resumes from the last change handled, so nothing written during the outage is missed. A handler
+ * that throws is logged and its change skipped, so one bad document cannot stall the feed, except when
+ * what it threw is a CouchDB outage (ServiceUnavailable once translated): that change is retried.
  */
 export function followChanges(db: Database, opts: FollowOptions): Follower {
   const name = db.config.db;
@@ -281,6 +369,9 @@ export function followChanges(db: Database, opts: FollowOptions): Follower {
             if (r.doc !== undefined) change.doc = r.doc;
             await opts.onChange(change);
           } catch (e) {
+            // CouchDB out of reach while handling it: retry this change after the backoff, never skip it
+            // (a skipped change is missing from every cache built on the feed until a restart).
+            if (translateCouchError(e, `change ${r.id}`, db.config.url) instanceof ServiceUnavailable) throw e;
             log(`change handler failed on ${r.id} in ${name}: ${scrub(errorText(e))}`);
           }
           since = String(r.seq);

@@ -4,7 +4,10 @@
  * and available memory, architecture and location; only global admins create, change or delete nodes;
  * placement reserves memory (10 concurrent creates that together exceed the node: exactly those that fit
  * succeed, the rest are 409 naming memory); constraints that no node meets are 409/400 leaving nothing;
- * delete and the end of a lease free the reservation. Observed with the docker CLI.
+ * delete and the end of a lease (in seconds, or in hours with the hour shortened by timers.leaseHour) free
+ * the reservation. Nodes are shared: a member of another tenant reads them too (never writes them), and
+ * each caller sees in a node's occitan.docker.node.containers only its own tenant's (a global admin all).
+ * Observed with the docker CLI.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +28,8 @@ const INSTANCE = `siren-${randomUUID().slice(0, 8)}`;
 let h: Harness;
 let admin: string;
 let member: string;
+/** A member of another tenant. */
+let outsider: string;
 let arch: string;
 
 function backendsFile(): string {
@@ -40,8 +45,8 @@ function backendsFile(): string {
 const as = (token: string) => ({ Authorization: `Bearer ${token}`, Accept: J });
 const ours = (): Promise<string[]> => dockerLines(['ps', '-aq', '--no-trunc', '--filter', `label=dev.occitan.instance=${INSTANCE}`]);
 
-function compute(mib: number, mixins: string[] = [], attributes: Record<string, unknown> = {}) {
-  return h.http.post('/compute/').set(as(member)).set('Content-Type', J).send(JSON.stringify({
+function compute(mib: number, mixins: string[] = [], attributes: Record<string, unknown> = {}, token = member) {
+  return h.http.post('/compute/').set(as(token)).set('Content-Type', J).send(JSON.stringify({
     kind: `${INFRA}compute`,
     mixins: [CONTAINER, ...mixins],
     attributes: { 'occitan.docker.image': IMAGE, 'occitan.docker.command': ['sleep', '3600'], 'occi.compute.memory': mib / 1024, ...attributes },
@@ -66,7 +71,9 @@ beforeAll(async () => {
   const tokens = tokenFixture();
   admin = tokens.add('root', 'default', 'admin', true);
   member = tokens.add('alice', 'default', 'member');
-  h = await startTokenHarness(tokens, { backendsFile: backendsFile(), timers: { leaseSweep: 200, dockerStopTimeout: 1000, dockerReapGrace: 3_600_000 } });
+  outsider = tokens.add('bob', 'edge', 'member');
+  // An hour of the lease mixin lasts 2 s here.
+  h = await startTokenHarness(tokens, { backendsFile: backendsFile(), timers: { leaseSweep: 200, leaseHour: 2000, dockerStopTimeout: 1000, dockerReapGrace: 3_600_000 } });
 });
 
 afterAll(async () => {
@@ -180,4 +187,63 @@ test('the end of a lease removes the container and frees its reservation', async
   expect(status).toBe(404);
   expect(await ours()).toEqual([]);
   expect(await nodeReserving(0)).toMatchObject({ 'occitan.docker.node.memory.reserved': 0, 'occitan.docker.node.memory.available': 0.25 });
+});
+
+test('every tenant reads the nodes; each sees only its own tenant\'s containers there, a global admin all', async () => {
+  const listed = await h.http.get('/nodes/').set(as(outsider));
+  expect(listed.status).toBe(200);
+  expect((listed.body.resources as Array<{ id: string }>).map((r) => r.id)).toEqual(['local']);
+  expect((await h.http.get('/nodes/local').set(as(outsider))).status).toBe(200);
+  // Reading is all another tenant may do.
+  expect((await h.http.post('/nodes/local').set(as(outsider)).set('Content-Type', J).send(JSON.stringify({ attributes: { 'occitan.docker.node.location': 'x' } }))).status).toBe(403);
+  expect((await h.http.delete('/nodes/local').set(as(outsider))).status).toBe(403);
+  const squat = await h.http.put('/nodes/squat').set(as(outsider)).set('Content-Type', J).send(JSON.stringify({ kind: `${INFRA}compute`, mixins: [CONTAINER], attributes: { 'occitan.docker.image': IMAGE } }));
+  expect(squat.status).toBe(400);
+  expect(JSON.stringify(squat.body)).toContain('holds only entities of');
+
+  const mine = await compute(32);
+  const theirs = await compute(16, [], {}, outsider);
+  expect([mine.status, theirs.status]).toEqual([201, 201]);
+  const minePath = new URL(mine.headers.location as string).pathname;
+  const theirsPath = new URL(theirs.headers.location as string).pathname;
+  // Only nodes cross tenants: the other tenant's compute stays invisible.
+  expect((await h.http.get(minePath).set(as(outsider))).status).toBe(404);
+  await nodeReserving(0.046875);
+  const seen = async (token: string): Promise<unknown> => (await h.http.get('/nodes/local').set(as(token))).body.attributes['occitan.docker.node.containers'];
+  expect(await seen(member)).toEqual([{ location: minePath, tenant: 'default', memory: 0.03125 }]);
+  expect(await seen(outsider)).toEqual([{ location: theirsPath, tenant: 'edge', memory: 0.015625 }]);
+  expect(await seen(admin)).toEqual(expect.arrayContaining([
+    { location: minePath, tenant: 'default', memory: 0.03125 },
+    { location: theirsPath, tenant: 'edge', memory: 0.015625 },
+  ]));
+  const inListing = (await h.http.get('/nodes/').set(as(outsider))).body.resources[0].attributes['occitan.docker.node.containers'];
+  expect(inListing).toEqual([{ location: theirsPath, tenant: 'edge', memory: 0.015625 }]);
+
+  expect((await h.http.delete(minePath).set(as(member))).status).toBe(200);
+  expect((await h.http.delete(theirsPath).set(as(outsider))).status).toBe(200);
+  expect(await ours()).toEqual([]);
+  expect(await nodeReserving(0)).toMatchObject({ 'occitan.docker.node.memory.reserved': 0, 'occitan.docker.node.containers': [] });
+});
+
+test('a lease in hours (Siren): exactly one of hours and seconds; its end removes the container and frees the node', async () => {
+  const both = await compute(64, [LEASE], { 'occitan.lease.duration': 60, 'occitan.lease.hours': 1 });
+  expect(both.status).toBe(400);
+  expect(JSON.stringify(both.body)).toContain('exactly one of occitan.lease.duration');
+  expect(await ours()).toEqual([]);
+  const started = Date.now();
+  // Half an hour of 2 s.
+  const leased = await compute(64, [LEASE], { 'occitan.lease.hours': 0.5 });
+  expect(leased.status).toBe(201);
+  const expires = Date.parse(leased.body.attributes['occitan.lease.expires'] as string);
+  expect(expires - started).toBeGreaterThanOrEqual(1000 - 50);
+  expect(expires - started).toBeLessThan(60_000);
+  const loc = new URL(leased.headers.location as string).pathname;
+  let status = 200;
+  for (let i = 0; i < 200 && status === 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = (await h.http.get(loc).set(as(member))).status;
+  }
+  expect(status).toBe(404);
+  expect(await ours()).toEqual([]);
+  expect(await nodeReserving(0)).toMatchObject({ 'occitan.docker.node.memory.reserved': 0 });
 });

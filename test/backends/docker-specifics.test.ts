@@ -242,7 +242,8 @@ describe('init and errors at the edge', () => {
       expect(await dockerLines(['ps', '-aq', '--no-trunc', '--filter', `id=${orphanId}`])).toEqual([orphanId]);
 
       const ctx = context(OPTIONS, { dockerReapGrace: 0 });
-      ctx.register({ ...kept, ref: keptRealised.ref });
+      // As the service stores it: with what create answered (so nothing differs from its container).
+      ctx.register({ ...kept, attributes: { ...kept.attributes, ...keptRealised.attributes }, ref: keptRealised.ref });
       ctx.register(vanished);
       const b = createBackend('docker');
       await b.init(ctx);

@@ -176,7 +176,11 @@ describe('reconciliation at start-up', () => {
     Object.assign(otherCtx, { options: { ...fx.options, instance: otherInstance } });
     try {
       // Concurrent creates, as the service makes them for concurrent requests.
-      await Promise.all([kept, orphan, vanished].map(async (x) => Object.assign(x, { ref: (await backend.create(x)).ref })));
+      // Ref and attributes kept as the service stores them (reconciliation reports only what differs).
+      await Promise.all([kept, orphan, vanished].map(async (x) => {
+        const r = await backend.create(x);
+        Object.assign(x, { ref: r.ref, attributes: { ...x.attributes, ...r.attributes } });
+      }));
       await other.init(otherCtx);
       await other.create(foreign);
       // The service forgets the orphan; the vanished one's domain is removed behind occitan's back.

@@ -8,15 +8,23 @@
  * (load.ts), so on a 2-vCPU machine the load generator and the server each have a core.
  * Peak RSS is the child's VmHWM from /proc/<pid>/status, reset before each listing phase.
  *
+ * Sections: `api` (the above) and `docker` (docker.ts: N computes created at once through OCCI with the docker
+ * provider vs the same N containers through dockerode, on occitan's private dockerd). All run by default;
+ * `npm run bench -- --only docker` (or `--only api`, or a comma list) runs some. The docker section fails at
+ * once, naming `bash scripts/services.sh start docker`, when that daemon is absent.
+ *
  * Knobs (environment): BENCH_SECONDS (measured seconds per run, default 5), BENCH_ENTITIES (size of the
  * listed collection, default 10000), BENCH_CREATORS (bulk POSTs in flight while creating it, default 4),
  * BENCH_CPU_PROF (a directory: the server process writes a V8 CPU profile there), BENCH_CATEGORIES_DIR
- * (another categories folder than the project's).
+ * (another categories folder than the project's), BENCH_DOCKER_COUNT (computes per docker round, default 50),
+ * BENCH_DOCKER_ROUNDS (docker rounds, default 1; the order of the two paths alternates).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { DOCKER_SOCKET, dockerReport, dockerSection, requireDocker } from './docker';
 import { runLoad, type LoadResult, type LoadSpec } from './load';
 import type { Memory, Ready, ToChild } from './servers';
 
@@ -30,11 +38,32 @@ const WARMUP_MS = 1000;
 const JSON_TYPE = 'application/occi+json';
 const COMPUTE = 'http://schemas.ogf.org/occi/infrastructure#compute';
 const TENANT = 'default';
+const DOCKER_COUNT = Number(process.env.BENCH_DOCKER_COUNT ?? '50');
+const DOCKER_ROUNDS = Number(process.env.BENCH_DOCKER_ROUNDS ?? '1');
+
+const SECTIONS = ['api', 'docker'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** The sections to run: `--only a,b` (or `--only=a,b`), else all. */
+function sectionsFromArgs(argv: readonly string[]): Section[] {
+  const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (i < 0) return [...SECTIONS];
+  const value = argv[i]!.includes('=') ? argv[i]!.slice('--only='.length) : argv[i + 1];
+  const names = (value ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length) {
+    process.stderr.write(`bench: --only takes ${SECTIONS.join(', ')} (comma-separated); got ${JSON.stringify(value ?? '')}\n`);
+    process.exit(2);
+  }
+  return SECTIONS.filter((n) => names.includes(n));
+}
+const sections = sectionsFromArgs(process.argv.slice(2));
+
 /**
  * The whole run is bounded: past this the child is stopped and the bench fails. Creating the collection
  * dominates (about 25 entities/s on the embedded store on 2 vCPU), so the bound grows with BENCH_ENTITIES.
  */
-const BOUND_MS = 180_000 + ENTITIES * 80;
+const BOUND_MS = (sections.includes('api') ? 180_000 + ENTITIES * 80 : 0) + (sections.includes('docker') ? 120_000 + DOCKER_COUNT * DOCKER_ROUNDS * 6_000 : 0);
 
 // --- the child -----------------------------------------------------------------------------------
 
@@ -52,9 +81,10 @@ function ask<T>(msg: Command): Promise<T> {
   });
 }
 
-function startChild(): Promise<Ready> {
+function startChild(env: Record<string, string> = {}): Promise<Ready> {
   return new Promise((resolve, reject) => {
     child = fork(path.join(__dirname, 'servers.ts'), [], {
+      env: { ...process.env, ...env },
       execArgv: ['--expose-gc', '-r', 'ts-node/register/transpile-only', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -64,9 +94,11 @@ function startChild(): Promise<Ready> {
       pending.delete(m.id as number);
       done?.(m);
     });
+    const mine = child;
     child.once('exit', (code, signal) => {
       const e = new Error(`the bench server exited (${signal ?? `code ${code}`})`);
       reject(e); // no effect once it was ready
+      if (child !== mine) return; // a section's child that was stopped; the next one's requests are not its
       for (const done of pending.values()) done({ error: e.message });
       pending.clear();
     });
@@ -155,12 +187,39 @@ function check(name: string, r: LoadResult): LoadResult {
 
 // --- the run ------------------------------------------------------------------------------------
 
+const started = Date.now();
+const log = (m: string): void => {
+  process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
+};
+
 async function main(): Promise<void> {
-  const started = Date.now();
-  const log = (m: string): void => {
-    process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
-  };
+  // A missing daemon fails the run before anything long starts.
+  if (sections.includes('docker')) await requireDocker();
   const cpus = os.cpus();
+  const cpuModel = cpus[0]?.model.trim() ?? 'unknown CPU';
+  const out: string[] = [];
+  out.push('');
+  out.push(`occitan bench — ${new Date().toISOString()} — ${cpus.length} vCPU (${cpuModel}), ${mb(os.totalmem())} MiB RAM, Node.js ${process.version}, ${os.platform()} ${os.release()}`);
+  if (sections.includes('api')) out.push(...(await apiSection()));
+  if (sections.includes('docker')) out.push('', ...(await dockerPart()));
+  out.push('', `Sections: ${sections.join(', ')}. Run time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+/** The docker section in its own occitan child (embedded store, docker provider under an instance of this run). */
+async function dockerPart(): Promise<string[]> {
+  const instance = `bench-${randomUUID().slice(0, 8)}`;
+  log(`docker: starting occitan (embedded LevelDB store, docker provider on unix://${DOCKER_SOCKET}, instance ${instance})`);
+  const ready = await startChild({ BENCH_DOCKER_INSTANCE: instance, BENCH_DOCKER_SOCKET: DOCKER_SOCKET });
+  try {
+    return dockerReport(await dockerSection(ready.occitanPort, instance, DOCKER_COUNT, DOCKER_ROUNDS, log));
+  } finally {
+    await ask({ cmd: 'stop' }).catch(() => undefined);
+  }
+}
+
+/** The API section: its report lines. */
+async function apiSection(): Promise<string[]> {
   log(`starting occitan (embedded LevelDB store, dummy provider) and the baselines in one child process`);
   const ready = await startChild();
   const occ = ready.occitanPort;
@@ -258,10 +317,7 @@ async function main(): Promise<void> {
   const final = await ask<Memory>({ cmd: 'mem-read' });
   await ask({ cmd: 'stop' });
 
-  const cpuModel = cpus[0]?.model.trim() ?? 'unknown CPU';
   const out: string[] = [];
-  out.push('');
-  out.push(`occitan bench — ${new Date().toISOString()} — ${cpus.length} vCPU (${cpuModel}), ${mb(os.totalmem())} MiB RAM, Node.js ${process.version}, ${os.platform()} ${os.release()}`);
   out.push(`store: embedded (express-pouchdb on LevelDB, temp dir), provider: dummy; ${SECONDS} s per timed run after ${WARMUP_MS / 1000} s warm-up; loopback only`);
   out.push(`set-up: ${made + 1} computes created in ${fmt(createMs / 1000)} s with JSON POSTs of ${BULK} (${fmt(made / (createMs / 1000), 0)} entities/s)`);
   out.push('');
@@ -284,8 +340,8 @@ async function main(): Promise<void> {
       : 'peak RSS: VmHWM of the server process (/proc/<pid>/status); clear_refs was refused, so each peak is since start-up; the',
   );
   out.push(`process holds occitan, its embedded store and the baselines. Peak while creating the collection: ${mb(creationPeak)} MiB;`);
-  out.push(`during the GET runs: ${mb(getPeak)} MiB; highest of the run: ${mb(final.resettable ? highest : final.hwm)} MiB. Run time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
-  process.stdout.write(out.join('\n') + '\n');
+  out.push(`during the GET runs: ${mb(getPeak)} MiB; highest of the run: ${mb(final.resettable ? highest : final.hwm)} MiB.`);
+  return out;
 }
 
 const watchdog = setTimeout(() => {

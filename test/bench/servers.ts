@@ -1,6 +1,6 @@
 /**
  * The process under test, forked by bench.ts: occitan on its embedded store (LevelDB under a temp dir,
- * dummy provider) listening on a loopback port, and in the SAME process a bare koa app (the baseline)
+ * dummy provider; with BENCH_DOCKER_INSTANCE and BENCH_DOCKER_SOCKET also the docker provider) listening on a loopback port, and in the SAME process a bare koa app (the baseline)
  * that reaches the same embedded CouchDB-protocol server through nano, so both share one event loop with
  * the store exactly as occitan does. Its memory is read from /proc/self/status (VmHWM, the kernel's
  * peak RSS), reset per phase by writing 5 to /proc/self/clear_refs.
@@ -70,9 +70,15 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-bench-'));
 async function main(): Promise<void> {
   const backendsFile = path.join(dataDir, 'backends.json');
   const kinds = ['compute', 'storage', 'storagelink', 'network', 'networkinterface'];
+  // The docker section's server (BENCH_DOCKER_INSTANCE set) also has the docker provider on occitan's private
+  // dockerd; computes go there only through a template that names it.
+  const dockerInstance = process.env.BENCH_DOCKER_INSTANCE;
   fs.writeFileSync(backendsFile, JSON.stringify({
-    providers: { dummy: { backend: 'dummy' } },
-    kinds: Object.fromEntries(kinds.map((k) => [`http://schemas.ogf.org/occi/infrastructure#${k}`, { providers: ['dummy'] }])),
+    providers: {
+      dummy: { backend: 'dummy' },
+      ...(dockerInstance ? { docker: { backend: 'docker', options: { nodes: [{ id: 'local', socketPath: process.env.BENCH_DOCKER_SOCKET }], instance: dockerInstance } } } : {}),
+    },
+    kinds: Object.fromEntries(kinds.map((k) => [`http://schemas.ogf.org/occi/infrastructure#${k}`, { providers: dockerInstance && k === 'compute' ? ['dummy', 'docker'] : ['dummy'] }])),
   }));
   const config = loadConfig({
     env: {},

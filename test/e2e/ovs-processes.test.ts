@@ -10,7 +10,8 @@
  * Platform names carry occitan's internal ids (uid), which the OCCI rendering does not show: the test reads
  * them from the store's documents (the test's own store) to tie ports and veths to entities.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { compiledCli } from '../support/compiled-cli';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -41,7 +42,6 @@ interface Doc { uid: string; location: string; kind: string; status: string; ten
 
 const children: Proc[] = [];
 let work: string;
-let build: string;
 let cli: string;
 let backendsFile: string;
 let storeUrl: string;
@@ -156,12 +156,7 @@ beforeAll(async () => {
   await requireOvs();
   await requireDaemon();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-e2e-ovs-'));
-  const cache = path.join(ROOT, 'node_modules', '.cache');
-  fs.mkdirSync(cache, { recursive: true });
-  build = fs.mkdtempSync(path.join(cache, 'occitan-e2e-ovs-'));
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', build], { cwd: ROOT, encoding: 'utf8' });
-  cli = path.join(build, 'src', 'cli.js');
-  if (!fs.existsSync(cli)) throw new Error(`tsc did not produce ${cli}:\n${tsc.stdout}\n${tsc.stderr}`);
+  ({ cli } = compiledCli());
 
   backendsFile = path.join(work, 'backends.json');
   fs.writeFileSync(backendsFile, JSON.stringify({
@@ -211,7 +206,6 @@ afterAll(async () => {
   for (const p of ports.split('\n').map((l) => l.trim().replace(/"/g, '')).filter(Boolean)) await vsctl(['--if-exists', 'del-port', p]).catch(() => undefined);
   for (const v of await markedVeths(INSTANCE).catch(() => [])) await exec('ip', ['link', 'del', 'dev', v.ifname]).catch(() => undefined);
   await deleteBridges([BRIDGE]);
-  if (build) fs.rmSync(build, { recursive: true, force: true });
   if (work) fs.rmSync(work, { recursive: true, force: true });
 }, 60_000);
 

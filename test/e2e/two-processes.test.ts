@@ -9,7 +9,8 @@
  * (~14 s) plus node start-ups (~1 s each) beats four ts-node --transpile-only start-ups (~9 s each), and it
  * leaves the project's own dist/ alone.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { compiledCli } from '../support/compiled-cli';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -31,7 +32,6 @@ interface Proc {
 
 const children: Proc[] = [];
 let work: string;
-let build: string;
 let cli: string;
 let backendsFile: string;
 
@@ -142,14 +142,8 @@ let b: { proc: Proc; base: string };
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-e2e-'));
-  const cache = path.join(ROOT, 'node_modules', '.cache');
-  fs.mkdirSync(cache, { recursive: true });
-  build = fs.mkdtempSync(path.join(cache, 'occitan-e2e-'));
   const t0 = Date.now();
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', build], { cwd: ROOT, encoding: 'utf8' });
-  cli = path.join(build, 'src', 'cli.js');
-  // Type errors elsewhere still emit JavaScript; a missing cli.js is what stops the test.
-  if (!fs.existsSync(cli)) throw new Error(`tsc did not produce ${cli}:\n${tsc.stdout}\n${tsc.stderr}`);
+  ({ cli } = compiledCli());
   const t1 = Date.now();
 
   backendsFile = path.join(work, 'backends.json');
@@ -176,7 +170,6 @@ afterAll(async () => {
   }, 10000);
   await all;
   clearTimeout(timer);
-  if (build) fs.rmSync(build, { recursive: true, force: true });
   if (work) fs.rmSync(work, { recursive: true, force: true });
 }, 30000);
 

@@ -54,6 +54,7 @@ export class Computes {
     const node = await this.o.pool.place({
       holder: entity.id,
       entity: entity.id,
+      owner: { tenant: entity.tenant, location: entity.location },
       memory: spec.HostConfig?.Memory ?? 0,
       ports: [],
       image: spec.Image!,

@@ -14,8 +14,9 @@ import { locate } from './containers';
 import type { NodePool } from './pool';
 import { reconcile, vanishedMessage } from './reconcile';
 import type { ReconcileResult } from './reconcile';
-import { SERVICE_KIND, SVC, definitionOf } from './service-spec';
+import { SERVICE_KIND, SVC } from './service-spec';
 import type { Services } from './services';
+import { runningReplicas } from './services';
 import { LABEL } from './spec';
 import { realisedFrom } from './state';
 
@@ -173,9 +174,8 @@ export class Watcher {
     if (!entity) return; // deleted (or being deleted by occitan itself)
     let realised: Realised;
     if (entity.kind === SERVICE_KIND) {
-      const def = definitionOf(entity.attributes);
       const replicas = await this.o.services.replicas(entity, true);
-      realised = { attributes: { [SVC.replicas]: replicas.filter((r) => r.running && r.index < def.scale).length } };
+      realised = { attributes: { [SVC.replicas]: runningReplicas(replicas) } };
     } else {
       const found = await this.locate(entity);
       if (found) realised = realisedFrom(found.node.id, found.info);

@@ -10,8 +10,9 @@
  *       "instance": "default", "serviceFile": "/etc/occitan/services.yaml", "tenant": "default" } }
  *
  * Kinds: infrastructure#compute (a container), docker#service (N replicas; action scale), docker#node
- * (an Engine of the pool; admin-only). The nodes of backends.json and the services of the service file
- * are declared to the service at start-up (they exist as entities of `tenant`).
+ * (an Engine of the pool; admin-only, read by every tenant). A compute with the docker#replica mixin is a
+ * service's replica (replicas.ts). The nodes of backends.json are declared to the service at start-up in
+ * the shared tenant (default), the services of the service file as entities of `tenant`.
  *
  * Images come from templates. An administrator registers each image as an os_tpl mixin that depends on
  * `http://schemas.ogf.org/occi/infrastructure#os_tpl` and `https://occitan.dev/occi/docker#container`
@@ -37,7 +38,8 @@ import { NODE_KIND, Nodes, nodeAttributes, nodeIdOf } from './nodes';
 import { NodePool } from './pool';
 import { Watcher } from './events';
 import { readServiceFile } from './service-file';
-import { SCALE_ACTION, SERVICE_KIND } from './service-spec';
+import { Replicas } from './replicas';
+import { REPLICA_MIXIN, SCALE_ACTION, SERVICE_KIND } from './service-spec';
 import { Services } from './services';
 import { DEFAULT_INSTANCE } from './spec';
 
@@ -54,6 +56,7 @@ class DockerBackend implements Backend {
   private computes?: Computes;
   private services?: Services;
   private nodes?: Nodes;
+  private replicas?: Replicas;
   private watcher?: Watcher;
   private instance = DEFAULT_INSTANCE;
   /** Entities occitan is working on: operations in flight, and when the last one ended. */
@@ -119,11 +122,13 @@ class DockerBackend implements Backend {
     this.nodes = nodeEntities;
     this.computes = new Computes({ ctx, pool, instance, stopSeconds });
     this.services = new Services({ ctx, pool, instance, stopSeconds });
+    this.replicas = new Replicas({ ctx, pool, instance, stopSeconds, services: this.services });
     this.watcher = new Watcher({ ctx, pool, instance, graceMs: ctx.clock.duration('dockerReapGrace', 60_000), periodMs: ctx.clock.duration('dockerReconcilePeriod', 60_000), services: this.services, busy: (id) => this.isBusy(id) });
     await this.watcher.reconcileAll();
     this.watcher.start();
     ctx.declare?.([
-      ...options.nodes.map((n) => ({ tenant, kind: NODE_KIND, location: `/nodes/${n.id}`, attributes: nodeAttributes(n), whenPresent: 'update' as const })),
+      // Nodes are shared (sharedRead): they live in the shared tenant, default, whatever `tenant` says.
+      ...options.nodes.map((n) => ({ tenant: DEFAULT_TENANT, kind: NODE_KIND, location: `/nodes/${n.id}`, attributes: nodeAttributes(n), whenPresent: 'update' as const })),
       ...services.map((s) => ({ tenant: s.tenant ?? tenant, kind: SERVICE_KIND, location: `/services/${s.name}`, attributes: s.attributes, whenPresent: 'update' as const })),
     ]);
     ctx.log.info(`docker provider ${this.name} ready`, { nodes: nodes.map((n) => n.describe()), instance });
@@ -138,17 +143,19 @@ class DockerBackend implements Backend {
     this.computes = undefined;
     this.services = undefined;
     this.nodes = undefined;
+    this.replicas = undefined;
   }
 
-  private parts(): { computes: Computes; services: Services; nodes: Nodes } {
-    if (!this.ctx || !this.computes || !this.services || !this.nodes) throw new Internal(`provider ${this.name} used before init or after close`);
-    return { computes: this.computes, services: this.services, nodes: this.nodes };
+  private parts(): { computes: Computes; services: Services; nodes: Nodes; replicas: Replicas } {
+    if (!this.ctx || !this.computes || !this.services || !this.nodes || !this.replicas) throw new Internal(`provider ${this.name} used before init or after close`);
+    return { computes: this.computes, services: this.services, nodes: this.nodes, replicas: this.replicas };
   }
 
-  private part(entity: BackendEntity): Computes | Services | Nodes {
+  private part(entity: BackendEntity): Computes | Services | Nodes | Replicas {
     const p = this.parts();
     if (entity.kind === SERVICE_KIND) return p.services;
     if (entity.kind === NODE_KIND) return p.nodes;
+    if (entity.mixins.includes(REPLICA_MIXIN)) return p.replicas;
     return p.computes;
   }
 

@@ -3,9 +3,14 @@
  * conflict-safe state so several occitan processes on one CouchDB never hand out the same memory or host
  * port twice.
  *
- * Each node has one book, `book:<node id>`: `{ holds: { <holder>: { memory, ports, since } } }`. A holder
- * is a compute's entity id, or `<service entity id>#<replica index>` for a service replica. Every change
- * is a compare-and-set on the book's revision, retried (bounded) when another writer won.
+ * Each node has one book, `book:<node id>`: `{ holds: { <holder>: { memory, ports, entity, tenant,
+ * location, since } } }`. A holder is a compute's entity id, or `<service entity id>#<replica index>` for
+ * a service replica (whose location is the replica entity's). Every change is a compare-and-set on the
+ * book's revision, retried (bounded) when another writer won.
+ *
+ * A node entity shows its usage and what is placed there (`occitan.docker.node.containers`: one
+ * `{ location, tenant, memory }` per hold, memory in GiB); that attribute is per-tenant (categories/
+ * docker.yaml), so renderings show a caller who is not a global admin only its own tenant's items.
  *
  * Placement (`place`): the nodes that fit the constraints (a node named by the client; architecture;
  * location; a network that publishes ports when ports are asked for), that answer and have the image, and
@@ -14,6 +19,7 @@
  * made fails, and on delete.
  */
 import { BadRequest, Conflict, NotFound, ServiceUnavailable } from '../../errors';
+import type { Attributes } from '../../model/types';
 import type { BackendContext } from '../backend';
 import type { DockerNode } from './client';
 import { statusOf, translateDockerError } from './client';
@@ -25,6 +31,9 @@ export interface Hold {
   ports: string[];
   /** The entity holding it (for reconciliation). */
   entity: string;
+  /** The tenant and location of what holds it (a compute, a service's replica), for the node's listing. */
+  tenant?: string;
+  location?: string;
   since: number;
 }
 
@@ -35,6 +44,8 @@ interface Book {
 export interface PlacementRequest {
   holder: string;
   entity: string;
+  /** The tenant and location of what is placed, shown in the node's listing of what it holds. */
+  owner?: { tenant: string; location: string };
   memory: number;
   ports: string[];
   image: string;
@@ -50,6 +61,8 @@ export interface Usage {
   total: number;
   reserved: number;
   available: number;
+  /** What holds memory there, in location order. */
+  holds: Hold[];
 }
 
 const GIB = 1024 ** 3;
@@ -120,7 +133,8 @@ export class NodePool {
   async usage(node: DockerNode): Promise<Usage> {
     const { book } = await this.read(node.id);
     const r = reserved(book);
-    return { total: node.totalMemory, reserved: r, available: Math.max(0, node.totalMemory - r) };
+    const holds = Object.values(book.holds).sort((a, b) => `${a.tenant}\u0000${a.location}`.localeCompare(`${b.tenant}\u0000${b.location}`));
+    return { total: node.totalMemory, reserved: r, available: Math.max(0, node.totalMemory - r), holds };
   }
 
   async holds(node: string): Promise<Record<string, Hold>> {
@@ -139,7 +153,9 @@ export class NodePool {
           const short = this.shortage(node, book, hold, holder);
           if (short) return short;
         }
-        book.holds[holder] = hold;
+        // An adjusted hold keeps saying whose it is.
+        const before = book.holds[holder];
+        book.holds[holder] = { ...(before?.tenant !== undefined ? { tenant: before.tenant } : {}), ...(before?.location !== undefined ? { location: before.location } : {}), ...hold };
       } else {
         if (!(holder in book.holds)) return undefined;
         delete book.holds[holder];
@@ -252,7 +268,11 @@ export class NodePool {
   /** Chooses a node for `req` and holds its memory and ports there; throws 400/409/503 saying why none. */
   async place(req: PlacementRequest): Promise<DockerNode> {
     const candidates = await this.candidates(req);
-    const hold: Hold = { memory: req.memory, ports: req.ports, entity: req.entity, since: this.ctx.clock.now() };
+    const hold: Hold = {
+      memory: req.memory, ports: req.ports, entity: req.entity,
+      ...(req.owner ? { tenant: req.owner.tenant, location: req.owner.location } : {}),
+      since: this.ctx.clock.now(),
+    };
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const books = await Promise.all(candidates.map(async (n) => ({ node: n, ...(await this.read(n.id)) })));
       const fits: Array<{ node: DockerNode; rev?: string; book: Book; left: number }> = [];
@@ -319,6 +339,7 @@ export const NODE_ATTR = {
   total: 'occitan.docker.node.memory.total',
   reserved: 'occitan.docker.node.memory.reserved',
   available: 'occitan.docker.node.memory.available',
+  containers: 'occitan.docker.node.containers',
   arch: 'occitan.docker.node.arch',
   location: 'occitan.docker.node.location',
   networkMode: 'occitan.docker.node.networkMode',
@@ -332,6 +353,7 @@ function toGib(bytes: number): number {
   return Math.round((bytes / GIB) * 1e9) / 1e9;
 }
 
-export function usageAttributes(u: Usage): Record<string, number> {
-  return { [NODE_ATTR.total]: toGib(u.total), [NODE_ATTR.reserved]: toGib(u.reserved), [NODE_ATTR.available]: toGib(u.available) };
+export function usageAttributes(u: Usage): Attributes {
+  const containers = u.holds.map((h) => ({ location: h.location ?? h.entity, tenant: h.tenant ?? '', memory: toGib(h.memory) }));
+  return { [NODE_ATTR.total]: toGib(u.total), [NODE_ATTR.reserved]: toGib(u.reserved), [NODE_ATTR.available]: toGib(u.available), [NODE_ATTR.containers]: containers };
 }

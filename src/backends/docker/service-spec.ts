@@ -11,6 +11,7 @@
  * A replica's container is named `<entity container name>-<index>-<definition hash>` and labelled with the
  * entity, instance, tenant, its index and the hash of the definition it runs, so a rolling update knows
  * which replicas are stale, and a crash half-way is finished (or undone) by the next scale or update.
+ * Each replica is also an entity of its own (a compute with the replica mixin, services.ts).
  */
 import { createHash } from 'node:crypto';
 import type Dockerode from 'dockerode';
@@ -33,6 +34,25 @@ export const SVC = {
   scale: 'occitan.docker.scale',
   replicas: 'occitan.docker.replicas',
 } as const;
+
+/** The mixin of a service's replica entities (computes at `<service location>/replicas/<index>`). */
+export const REPLICA_MIXIN = 'https://occitan.dev/occi/docker#replica';
+
+export const REPLICA_ATTR = {
+  service: 'occitan.docker.replica.service',
+  index: 'occitan.docker.replica.index',
+  node: 'occitan.docker.replica.node',
+} as const;
+
+/** Where replica `index` of the service at `service` lives. */
+export function replicaLocation(service: string, index: number): string {
+  return `${service}/replicas/${index}`;
+}
+
+/** The holder of a replica's reservation in the node books. */
+export function holderOf(entity: string, index: number): string {
+  return `${entity}#${index}`;
+}
 
 /** Attributes whose change rolls the replicas onto a new definition. */
 export const SERVICE_DEFINITION: readonly string[] = [SVC.image, SVC.command, SVC.environment, SVC.ports, SVC.memory];

@@ -3,9 +3,15 @@
  * a replica with an index, placed like a compute (memory and host ports held in the pool's books; a
  * service with ports never puts two replicas on one node), labelled with the service's entity.
  *
- * - scale N: replicas with an index ≥ N go (and their holds); replicas below N that are not running are
- *   replaced; missing indices are placed and started. A scale-up that fails removes what it made: all or
- *   none.
+ * Each replica is also an entity (Siren's remove_service_by_id): a compute with the replica mixin at
+ * `<service location>/replicas/<index>`, spawned through the context once its container runs and disposed
+ * of when the service removes the replica (replicas.ts realises it; a client's DELETE of one removes that
+ * container and lowers the service's scale by one).
+ *
+ * - scale N: the replicas (containers or entities) with the N lowest indices stay, the others go (their
+ *   containers, holds and entities); a kept replica that is not running gets a new container; missing
+ *   replicas are placed at the lowest free indices (with named nodes, replica i goes to nodes[i mod n]),
+ *   then their entities are made. A scale-up that fails removes what it made: all or none.
  * - update of the definition (image, command, environment, ports, memory): the holds are adjusted first
  *   (409 when a node lacks room: nothing changed), then each stale replica in turn gets a new container on
  *   its node (made, then the old one stopped and the new one started). Any failure removes the new
@@ -15,12 +21,13 @@
  */
 import type Dockerode from 'dockerode';
 import { BadRequest } from '../../errors';
+import { INFRA } from '../../model/types';
 import type { BackendContext, BackendEntity, Change, Realised } from '../backend';
 import type { DockerNode } from './client';
 import { translateDockerError } from './client';
 import { checkCommand, remove, requireImage, start, stop } from './containers';
 import type { Hold, NodePool } from './pool';
-import { SERVICE_DEFINITION, SVC, definitionOf, hostPorts, replicaSpec } from './service-spec';
+import { REPLICA_ATTR, REPLICA_MIXIN, SERVICE_DEFINITION, SVC, definitionOf, holderOf, hostPorts, replicaLocation, replicaSpec } from './service-spec';
 import type { ServiceDefinition } from './service-spec';
 import { LABEL, placementOf } from './spec';
 import type { Placement } from './spec';
@@ -40,10 +47,79 @@ export interface ServiceOptions {
   stopSeconds(): number;
 }
 
-const holderOf = (entity: string, index: number): string => `${entity}#${index}`;
+/** A replica container made for a replica entity being spawned (replicas.ts adopts it). */
+export interface PendingReplica {
+  service: string;
+  index: number;
+  node: DockerNode;
+  containerId: string;
+}
+
+const GIB = 1024 ** 3;
+
+/** Replicas running: distinct indices with a running container (a crash's duplicate counts once). */
+export function runningReplicas(replicas: readonly Replica[]): number {
+  return new Set(replicas.filter((r) => r.running).map((r) => r.index)).size;
+}
+
+export function entityKey(tenant: string, location: string): string {
+  return `${tenant}\u0000${location}`;
+}
 
 export class Services {
+  /** Replica entities being spawned, by entityKey: their containers. */
+  readonly pending = new Map<string, PendingReplica>();
+  /** Replica entities this service is removing itself (their delete must not lower the scale). */
+  readonly disposing = new Set<string>();
+
   constructor(private readonly o: ServiceOptions) {}
+
+  /** The replica entities of a service, by index (none without a context that spawns them). */
+  async replicaEntities(entity: Pick<BackendEntity, 'tenant' | 'location'>): Promise<Map<number, BackendEntity>> {
+    const out = new Map<number, BackendEntity>();
+    if (!this.o.ctx.spawn) return out;
+    for await (const e of this.o.ctx.owned()) {
+      if (e.tenant !== entity.tenant || !e.mixins.includes(REPLICA_MIXIN) || e.attributes[REPLICA_ATTR.service] !== entity.location) continue;
+      const index = e.attributes[REPLICA_ATTR.index];
+      if (typeof index === 'number') out.set(index, e);
+    }
+    return out;
+  }
+
+  private async spawn(entity: BackendEntity, def: ServiceDefinition, r: { node: DockerNode; id: string; index: number }): Promise<string> {
+    const location = replicaLocation(entity.location, r.index);
+    const key = entityKey(entity.tenant, location);
+    this.pending.set(key, { service: entity.id, index: r.index, node: r.node, containerId: r.id });
+    try {
+      await this.o.ctx.spawn!({
+        tenant: entity.tenant,
+        kind: INFRA + 'compute',
+        location,
+        mixins: [REPLICA_MIXIN],
+        attributes: {
+          'occi.core.title': `replica ${r.index} of ${entity.location}`,
+          [REPLICA_ATTR.service]: entity.location,
+          [REPLICA_ATTR.index]: r.index,
+          [REPLICA_ATTR.node]: r.node.id,
+          ...(def.memory ? { 'occi.compute.memory': def.memory / GIB } : {}),
+        },
+      });
+      return location;
+    } finally {
+      this.pending.delete(key);
+    }
+  }
+
+  private async dispose(tenant: string, location: string): Promise<void> {
+    if (!this.o.ctx.dispose) return;
+    const key = entityKey(tenant, location);
+    this.disposing.add(key);
+    try {
+      await this.o.ctx.dispose(tenant, location);
+    } finally {
+      this.disposing.delete(key);
+    }
+  }
 
   /** Every container labelled for the service, on every node (503 when a node does not answer, unless `tolerant`). */
   async replicas(entity: Pick<BackendEntity, 'id'>, tolerant = false): Promise<Replica[]> {
@@ -70,7 +146,7 @@ export class Services {
   }
 
   private realised(def: ServiceDefinition, replicas: readonly Replica[]): Realised {
-    return { attributes: { [SVC.scale]: def.scale, [SVC.replicas]: replicas.filter((r) => r.running && r.index < def.scale).length } };
+    return { attributes: { [SVC.scale]: def.scale, [SVC.replicas]: runningReplicas(replicas) } };
   }
 
   async retrieve(entity: BackendEntity): Promise<Realised> {
@@ -86,9 +162,11 @@ export class Services {
     return this.scaleTo(entity, def, placement);
   }
 
+  /** Removes every replica: containers, holds, then the replica entities. */
   async delete(entity: BackendEntity): Promise<void> {
     for (const r of await this.replicas(entity)) await remove(r.node, r.id, `remove replica ${r.index} of ${entity.location}`);
     await this.o.pool.releaseEntity(entity.id);
+    for (const index of (await this.replicaEntities(entity)).keys()) await this.dispose(entity.tenant, replicaLocation(entity.location, index));
   }
 
   /** The scale action: `number` replicas. */
@@ -104,8 +182,9 @@ export class Services {
     const def = definitionOf(entity.attributes); // 400 before anything changes
     const placement = placementOf(entity.attributes);
     if (Object.keys(change.attributes).some((k) => SERVICE_DEFINITION.includes(k))) {
-      const kept = await this.shrink(entity, def);
-      await this.rollout(entity, def, kept);
+      const all = await this.replicas(entity);
+      const keep = new Set(keptIndices(all, await this.replicaEntities(entity), def.scale));
+      await this.rollout(entity, def, all.filter((r) => keep.has(r.index)));
     }
     return this.scaleTo(entity, def, placement);
   }
@@ -115,6 +194,7 @@ export class Services {
     return {
       holder: holderOf(entity.id, index),
       entity: entity.id,
+      owner: { tenant: entity.tenant, location: replicaLocation(entity.location, index) },
       memory: def.memory,
       ports: hostPorts(def.ports),
       image: def.image,
@@ -125,38 +205,48 @@ export class Services {
     };
   }
 
-  /** Removes replicas with an index ≥ scale (and their holds); answers the rest. */
-  private async shrink(entity: BackendEntity, def: ServiceDefinition): Promise<Replica[]> {
-    const all = await this.replicas(entity);
-    for (const r of all.filter((x) => x.index >= def.scale)) {
-      await remove(r.node, r.id, `remove replica ${r.index} of ${entity.location}`);
-      await this.o.pool.release(r.node.id, holderOf(entity.id, r.index));
+  /** Removes replica `index`: its containers, its hold, and its entity when it has one. */
+  private async removeIndex(entity: BackendEntity, index: number, containers: readonly Replica[], hasEntity: boolean): Promise<void> {
+    for (const r of containers.filter((x) => x.index === index)) {
+      await remove(r.node, r.id, `remove replica ${index} of ${entity.location}`);
+      await this.o.pool.release(r.node.id, holderOf(entity.id, index));
     }
-    return all.filter((x) => x.index < def.scale);
+    if (hasEntity) await this.dispose(entity.tenant, replicaLocation(entity.location, index));
   }
 
-  /** Exactly `def.scale` running replicas; a failed scale-up removes what it made. */
+  /** Exactly `def.scale` running replicas, each with its entity; a failed scale-up removes what it made. */
   private async scaleTo(entity: BackendEntity, def: ServiceDefinition, placement: Placement): Promise<Realised> {
-    const kept = await this.shrink(entity, def);
-    const healthy = new Set<number>();
-    for (const r of kept) {
-      if (r.running && !healthy.has(r.index)) healthy.add(r.index);
+    const all = await this.replicas(entity);
+    const entities = await this.replicaEntities(entity);
+    const keep = keptIndices(all, entities, def.scale);
+    const known = new Set([...all.map((r) => r.index), ...entities.keys()]);
+    for (const index of [...known].filter((i) => !keep.includes(i))) await this.removeIndex(entity, index, all, entities.has(index));
+    const healthy = new Map<number, { node: DockerNode; id: string; index: number }>();
+    for (const r of all.filter((x) => keep.includes(x.index))) {
+      if (r.running && !healthy.has(r.index)) healthy.set(r.index, r);
       else {
         // Stopped, dead, or a duplicate a crash left: it goes, and its index is made again.
         await remove(r.node, r.id, `remove replica ${r.index} of ${entity.location}`);
       }
     }
+    const wanted = [...keep];
+    for (let i = 0; wanted.length < def.scale; i++) if (!wanted.includes(i)) wanted.push(i);
     const made: Array<{ node: DockerNode; id?: string; index: number }> = [];
+    const spawned: string[] = [];
     try {
-      for (let index = 0; index < def.scale; index++) {
+      for (const index of wanted) {
         if (healthy.has(index)) continue;
         const hold = await this.findHold(entity.id, index);
         const node = hold ?? (await this.o.pool.place(this.request(entity, def, placement, index)));
         const slot: { node: DockerNode; id?: string; index: number } = { node, index };
         made.push(slot);
         slot.id = await this.makeReplica(entity, def, index, node, true);
+        healthy.set(index, { node, id: slot.id, index });
       }
+      // Entities once every container runs, so a refused scale never shows a replica entity.
+      if (this.o.ctx.spawn) for (const index of wanted) if (!entities.has(index)) spawned.push(await this.spawn(entity, def, healthy.get(index)!));
     } catch (e) {
+      for (const location of spawned.reverse()) await this.dispose(entity.tenant, location).catch(() => undefined);
       for (const m of made.reverse()) {
         if (m.id) await remove(m.node, m.id, `remove replica ${m.index} of ${entity.location}`).catch(() => undefined);
         await this.o.pool.release(m.node.id, holderOf(entity.id, m.index)).catch(() => undefined);
@@ -244,4 +334,9 @@ export class Services {
       await this.o.pool.restore(node, holder, hold).catch(() => undefined);
     }
   }
+}
+
+/** The indices a service of `scale` keeps: the lowest of those with a container or an entity. */
+export function keptIndices(containers: readonly Replica[], entities: ReadonlyMap<number, unknown>, scale: number): number[] {
+  return [...new Set([...containers.map((r) => r.index), ...entities.keys()])].sort((a, b) => a - b).slice(0, scale);
 }

@@ -63,6 +63,8 @@ export interface DomainSpec {
   title?: string;
   console: boolean;
   metadata: DomainMetadata;
+  /** The install mixin's boot (osXml); absent: the domain boots from its first disk. */
+  boot?: InstallBoot;
 }
 
 /** Characters XML 1.0 cannot carry at all (controls other than tab, newline, return; lone surrogates; U+FFFE/F). */
@@ -272,7 +274,7 @@ export function domainXml(s: DomainSpec): string {
     `  <currentMemory unit='MiB'>${s.memoryMiB}</currentMemory>`,
     `  <vcpu placement='static'>${s.vcpus}</vcpu>`,
     ...(s.shares !== undefined ? [`  <cputune><shares>${s.shares}</shares></cputune>`] : []),
-    `  <os><type arch='${s.arch}'>hvm</type><boot dev='hd'/></os>`,
+    `  ${osXml(s.arch, s.boot)}`,
     `  <features><acpi/><apic/></features>`,
     `  <on_poweroff>destroy</on_poweroff>`,
     `  <on_reboot>restart</on_reboot>`,
@@ -285,6 +287,30 @@ export function domainXml(s: DomainSpec): string {
     `</domain>`,
   ];
   return lines.join('\n') + '\n';
+}
+
+// --- the <os> element: plain, or the install mixin's boot (install.ts fetches what it names) ---------
+
+/**
+ * How a domain boots its installer (mixin libvirt#install). `kernel`: direct kernel boot from files in
+ * occitan's pool (paths from `virsh vol-path`, never from a client), with the kernel command line.
+ * `network`: the firmware PXE-boots from the domain's network interfaces first, then the first disk.
+ */
+export type InstallBoot =
+  | { method: 'kernel'; kernel: string; initrd: string; cmdline: string }
+  | { method: 'network' };
+
+/** The domain's `<os>` element: `<boot dev='hd'/>` always last, so the installed system boots once the install boot is gone. */
+export function osXml(arch: 'x86_64' | 'i686', boot?: InstallBoot): string {
+  const parts = [`<type arch='${arch}'>hvm</type>`];
+  if (boot?.method === 'kernel') {
+    parts.push(`<kernel>${escapeXml(boot.kernel)}</kernel>`, `<initrd>${escapeXml(boot.initrd)}</initrd>`);
+    if (boot.cmdline !== '') parts.push(`<cmdline>${escapeXml(boot.cmdline)}</cmdline>`);
+  } else if (boot?.method === 'network') {
+    parts.push(`<boot dev='network'/>`);
+  }
+  parts.push(`<boot dev='hd'/>`);
+  return `<os>${parts.join('')}</os>`;
 }
 
 /** A storagelink's disk: an occitan volume (its path resolved from the pool, never given by a client) on the virtio-scsi bus. */

@@ -7,7 +7,7 @@
 import { Conflict, NotFound } from '../../errors';
 import type { Attributes } from '../../model/types';
 import type { BackendEntity, Change, Realised } from '../backend';
-import type { DomainMetadata } from './domain-xml';
+import type { DomainMetadata, InstallBoot } from './domain-xml';
 import {
   ATTR, CONSOLE_MIXIN, METADATA_KEY, METADATA_URI, SERIAL_XML, archOf, domainName, domainSpec, domainXml,
   hostnameOf, memoryMiB, metadataElement, parseMetadata, sharesOf, titleOf, vcpusOf,
@@ -121,8 +121,9 @@ export class Domains {
     return this.realised(entity, live);
   }
 
-  async create(entity: BackendEntity): Promise<Realised> {
-    const spec = domainSpec(entity, { instance: this.d.instance, type: this.d.type, created: this.d.now() }); // 400 before anything is made
+  /** `boot`: the install mixin's (install.ts), its files already in the pool; the caller removes them if this throws. */
+  async create(entity: BackendEntity, boot?: InstallBoot): Promise<Realised> {
+    const spec = { ...domainSpec(entity, { instance: this.d.instance, type: this.d.type, created: this.d.now() }), ...(boot ? { boot } : {}) }; // 400 before anything is made
     const name = spec.name;
     const adopt = async (): Promise<Realised | undefined> => {
       const owner = await this.owns(name, entity.id);

@@ -8,9 +8,18 @@
  *
  * Named waits (`clock.duration`): libvirtStopTimeout (graceful stop/restart before destroy/reset, 10 s),
  * libvirtReapGrace (age under which an unowned domain or volume of this instance is left alone at
- * start-up, 60 s), libvirtRequestTimeout (one virsh call, 60 s).
+ * start-up, 60 s), libvirtRequestTimeout (one virsh call, 60 s), libvirtInstallFetchTimeout (fetching an
+ * install kernel and initrd, both, 300 s), ovsCommandTimeout (one ovs-vsctl call for VM interfaces, 10 s).
  *
- * Refs: compute `{ domain, uuid }`, storage `{ pool, volume, path }`, storagelink `{ domain, volume, alias, target }`.
+ * A compute with the install mixin boots its installer (install.ts): direct kernel boot from a kernel and
+ * initrd fetched into the pool (options installHosts, installMaxBytes), or network boot.
+ *
+ * Refs: compute `{ domain, uuid }`, storage `{ pool, volume, path }`, storagelink `{ domain, volume, alias, target }`,
+ * networkinterface `{ domain, alias, dev, mac, bridge, vlan, interfaceId }`.
+ *
+ * A networkinterface whose source is one of its domains is this provider's (the service gives a link to
+ * its source's provider when that provider serves the link's kind); its target must be a network of the
+ * ovs provider, whose ref (`{ bridge, vlan, port }`) the service hands over as `target.ref` (interfaces.ts).
  */
 import { Conflict, Internal, NotImplemented } from '../../errors';
 import type { Attributes, TypeId } from '../../model/types';
@@ -18,7 +27,10 @@ import { INFRA, splitTypeId } from '../../model/types';
 import type { Backend, BackendContext, BackendEntity, Change, Realised } from '../backend';
 import { ACTIONS as COMPUTE_ACTIONS, performAction } from './actions';
 import { Disks, diskRefOf } from './disks';
+import { Interfaces, OvsPorts } from './interfaces';
+import { domainName, domainSpec } from './domain-xml';
 import { Domains } from './domains';
+import { INSTALL_MIXIN, InstallFiles, installChange, installRequest } from './install';
 import { parseOptions } from './options';
 import type { LibvirtOptions } from './options';
 import { reconcile } from './reconcile';
@@ -29,6 +41,7 @@ import type { VolumeInfo } from './volumes';
 const COMPUTE = INFRA + 'compute';
 const STORAGE = INFRA + 'storage';
 const STORAGELINK = INFRA + 'storagelink';
+const NETWORKINTERFACE = INFRA + 'networkinterface';
 const STORAGE_ACTIONS_SCHEME = 'http://schemas.ogf.org/occi/infrastructure/storage/action#';
 const STORAGE_ACTIONS: readonly TypeId[] = ['online', 'offline', 'resize'].map((t) => STORAGE_ACTIONS_SCHEME + t);
 
@@ -39,11 +52,13 @@ interface Parts {
   domains: Domains;
   volumes: Volumes;
   disks: Disks;
+  interfaces: Interfaces;
+  install: InstallFiles;
   type: 'kvm' | 'qemu';
 }
 
 class LibvirtBackend implements Backend {
-  readonly kinds: readonly TypeId[] = [COMPUTE, STORAGE, STORAGELINK];
+  readonly kinds: readonly TypeId[] = [COMPUTE, STORAGE, STORAGELINK, NETWORKINTERFACE];
   readonly actions: readonly TypeId[] = [...COMPUTE_ACTIONS, ...STORAGE_ACTIONS];
   private parts: Parts | undefined;
 
@@ -69,8 +84,15 @@ class LibvirtBackend implements Backend {
       log: (msg, extra) => ctx.log.error(msg, extra),
     });
     const disks = new Disks({ virsh, domains, volumes, instance: options.instance, isOffline: (v) => this.isOffline(ctx, v) });
-    await reconcile({ ctx, virsh, domains, volumes, disks, instance: options.instance, graceMs: ctx.clock.duration('libvirtReapGrace', 60_000) });
-    this.parts = { ctx, options, virsh, domains, volumes, disks, type };
+    const interfaces = new Interfaces({ virsh, domains, ovs: new OvsPorts(ctx.clock.duration('ovsCommandTimeout', 10_000)), log: ctx.log });
+    await reconcile({ ctx, virsh, domains, volumes, disks, interfaces, instance: options.instance, graceMs: ctx.clock.duration('libvirtReapGrace', 60_000) });
+    const install = new InstallFiles({
+      virsh, pool: options.pool, instance: options.instance,
+      limits: { hosts: options.installHosts, maxBytes: options.installMaxBytes },
+      fetchTimeoutMs: ctx.clock.duration('libvirtInstallFetchTimeout', 300_000),
+      log: (msg, extra) => ctx.log.error(msg, extra),
+    });
+    this.parts = { ctx, options, virsh, domains, volumes, disks, interfaces, install, type };
     ctx.log.info(`libvirt provider ${this.name} ready`, { uri: options.uri, pool: options.pool, instance: options.instance, domainType: type });
   }
 
@@ -106,13 +128,15 @@ class LibvirtBackend implements Backend {
     const p = this.need();
     switch (entity.kind) {
       case COMPUTE:
-        return p.domains.create(entity);
+        return this.createCompute(p, entity);
       case STORAGE: {
         const v = await p.volumes.create(entity);
         return realisedVolume(p.volumes.ref(v), await this.isOffline(p.ctx, v.name));
       }
       case STORAGELINK:
         return p.disks.create(entity);
+      case NETWORKINTERFACE:
+        return p.interfaces.create(entity);
       default:
         throw new NotImplemented(`the libvirt provider does not realise ${entity.kind}`);
     }
@@ -129,6 +153,8 @@ class LibvirtBackend implements Backend {
       }
       case STORAGELINK:
         return p.disks.retrieve(entity);
+      case NETWORKINTERFACE:
+        return p.interfaces.retrieve(entity);
       default:
         throw new NotImplemented(`the libvirt provider does not realise ${entity.kind}`);
     }
@@ -139,8 +165,13 @@ class LibvirtBackend implements Backend {
     // The entity as it is to be (the service already merged the change; a caller that did not is served too).
     const entity: BackendEntity = { ...current, attributes: { ...current.attributes, ...change.attributes } };
     switch (entity.kind) {
-      case COMPUTE:
-        return p.domains.update(entity, change);
+      case COMPUTE: {
+        // Checked before anything changes (409); the install boot goes once the rest has applied.
+        const install = installChange(entity, change);
+        const realised = await p.domains.update(entity, change);
+        if (install === 'drop') await p.install.drop(entity, domainName(entity.id));
+        return realised;
+      }
       case STORAGE: {
         const v = await p.volumes.mustInfo(entity);
         if (STORAGE_ATTR.size in change.attributes) await this.grow(p, entity, v, sizeBytes(entity.attributes));
@@ -148,8 +179,35 @@ class LibvirtBackend implements Backend {
       }
       case STORAGELINK:
         return p.disks.update(entity, Object.keys(change.attributes));
+      case NETWORKINTERFACE:
+        return p.interfaces.update(entity, Object.keys(change.attributes));
       default:
         throw new NotImplemented(`the libvirt provider does not realise ${entity.kind}`);
+    }
+  }
+
+  /**
+   * A compute, with the install mixin's boot (install.ts): every attribute and install URL is checked
+   * first (400, nothing made); the installer files are fetched into the pool only for a domain that does
+   * not exist yet (an existing one is adopted). All or nothing: when the domain cannot be made, the
+   * fetched files go too.
+   */
+  private async createCompute(p: Parts, entity: BackendEntity): Promise<Realised> {
+    domainSpec(entity, { instance: p.options.instance, type: p.type, created: 0 });
+    const request = installRequest(entity, { hosts: p.options.installHosts, maxBytes: p.options.installMaxBytes });
+    if (request === undefined || request.method === 'network') return p.domains.create(entity, request);
+    const name = domainName(entity.id);
+    if ((await p.domains.owns(name, entity.id)) !== 'absent') return p.domains.create(entity);
+    const boot = await p.install.fetch(entity, request);
+    try {
+      return await p.domains.create(entity, boot);
+    } catch (e) {
+      // A concurrent create of the same entity that won keeps the files its domain boots from.
+      const owner = await p.domains.owns(name, entity.id).catch(() => 'absent' as const);
+      if (owner !== 'mine') {
+        await p.install.remove(entity.id).catch((undo: unknown) => p.ctx.log.error('libvirt provider could not remove install files after a failed create', { entity: entity.id, error: String(undo) }));
+      }
+      throw e;
     }
   }
 
@@ -171,7 +229,10 @@ class LibvirtBackend implements Backend {
     const p = this.need();
     switch (entity.kind) {
       case COMPUTE:
-        return p.domains.delete(entity);
+        await p.domains.delete(entity);
+        // Only a compute with the install mixin has installer files (removing the mixin removes them).
+        if (entity.mixins.includes(INSTALL_MIXIN)) await p.install.remove(entity.id);
+        return;
       case STORAGE: {
         const name = p.volumes.name(entity.id);
         const v = await p.volumes.info(name);
@@ -184,6 +245,8 @@ class LibvirtBackend implements Backend {
       }
       case STORAGELINK:
         return p.disks.delete(entity);
+      case NETWORKINTERFACE:
+        return p.interfaces.delete(entity);
       default:
         return;
     }
@@ -240,4 +303,6 @@ export function createBackend(name: string): Backend {
 export { CONSOLE_MIXIN, LIBVIRT_SCHEME, METADATA_URI, diskAlias, domainName, domainXml, volumeName } from './domain-xml';
 export type { DomainRef } from './domains';
 export type { DiskRef } from './disks';
+export type { InterfaceRef } from './interfaces';
+export { interfaceIdFor, tapName, vmMacFor } from './interface-xml';
 export type { VolumeRef } from './volumes';

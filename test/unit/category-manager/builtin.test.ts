@@ -136,7 +136,9 @@ describe('the shipped categories', () => {
     const provider = mixin('https://occitan.dev/occi/occitan#provider');
     expect(provider.attributes['occitan.provider']).toMatchObject({ type: 'string', mutable: false, required: false });
     const lease = mixin('https://occitan.dev/occi/occitan#lease');
-    expect(lease.attributes['occitan.lease.duration']).toMatchObject({ type: 'number', mutable: true, required: true });
+    // Exactly one of seconds and hours (checked when the lease is applied), so neither is required alone.
+    expect(lease.attributes['occitan.lease.duration']).toMatchObject({ type: 'number', mutable: true, required: false });
+    expect(lease.attributes['occitan.lease.hours']).toMatchObject({ type: 'number', mutable: true, required: false });
     expect(lease.attributes['occitan.lease.expires']).toMatchObject({ mutable: false });
     // occitan's own kinds (the docker provider's service and node, issue 5) are resources under occitan's scheme;
     // everything else occitan ships there is a mixin or an action of those kinds.
