@@ -210,7 +210,8 @@ describe('reconciliation at start-up', () => {
       await cleanup(otherInstance, fx.pool);
       await Promise.all([kept, orphan, vanished].map((x) => backend.delete(x)));
     }
-  });
+    // Five domains defined, two providers started, a dozen virsh calls each: a bound against hangs, not a timing.
+  }, 120_000);
 });
 
 describe('errors', () => {

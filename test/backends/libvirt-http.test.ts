@@ -3,7 +3,7 @@
  * protocol store) on the real libvirtd: probe 404 → storage + compute `ns.example.com` with 512 MiB, a
  * console and an inline storagelink → 201 → probe 200 → create-only again 412 / POST with the id 409;
  * virsh shows the domain, its virtio-scsi `sda` on the volume, the host name in its metadata. A compute
- * whose inline link fails leaves no domain behind (all or none). Network interfaces (OVS) come later.
+ * whose inline link fails leaves no domain behind (all or none). Network interfaces: libvirt-network.test.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
