@@ -21,25 +21,18 @@ import { SOCKET, requireDaemon as requireDocker } from '../backends/docker-obser
 import { cleanup as libvirtCleanup, requireDaemon as requireLibvirt } from '../backends/libvirt-observer';
 import { requireOvs, testBridge } from '../backends/ovs-observer';
 import { INFRA, clean, look, removeEverything, type Instances, type Look } from './platforms';
+import { occiCall, type OcciAnswer } from '../support/occi-call';
+import { prng } from '../support/prng';
+import { serveEnv } from '../support/occitan-process';
 import { compile, freePort, killProcess, startProcess, stopProcess, storeDocs, type Proc, type StoreDoc } from './processes';
 
-const J = 'application/occi+json';
 const TPL = 'https://example.org/occi/os_tpl#';
 const DB = 'chaos';
 const WORKERS = 4;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A small seeded generator (mulberry32): the same seed gives the same operations and kill points. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of the operations and kill points (test/support/prng.ts). */
+export { prng };
 
 export interface ChaosOptions {
   rounds: number;
@@ -134,14 +127,7 @@ export class Chaos {
     const port = await freePort();
     const t = (ms: number): string => String(ms);
     this.server = await startProcess(name, this.cli, ['serve'], this.work, {
-      OCCITAN_PORT: String(port),
-      OCCITAN_BIND: '127.0.0.1',
-      OCCITAN_COUCHDB_URL: this.store!.announced,
-      OCCITAN_COUCHDB_DATABASE: DB,
-      OCCITAN_DATA_DIR: path.join(this.work, 'data'),
-      OCCITAN_LOG_LEVEL: 'warn',
-      OCCITAN_BACKENDS_FILE: path.join(this.work, 'backends.json'),
-      OCCITAN_AUTH_MODE: 'none',
+      ...serveEnv({ port, storeUrl: this.store!.announced, database: DB, dataDir: path.join(this.work, 'data'), backendsFile: path.join(this.work, 'backends.json') }),
       OCCITAN_TIMERS_LEASE_SWEEP: t(500),
       OCCITAN_TIMERS_RECOVERY_GRACE: t(this.o.recoveryGraceMs ?? 10_000),
       OCCITAN_TIMERS_DOCKER_STOP_TIMEOUT: t(1000),
@@ -154,17 +140,10 @@ export class Chaos {
     this.base = this.server.announced;
   }
 
-  private async call(method: string, url: string, body?: unknown): Promise<{ status: number; json: any; location?: string }> {
-    const res = await fetch(this.base + url, { method, headers: { Accept: J, ...(body !== undefined ? { 'Content-Type': J } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = text;
-    }
+  private async call(method: string, url: string, body?: unknown): Promise<{ status: number; json: OcciAnswer['json']; location?: string }> {
+    const res = await occiCall(this.base, method, url, body);
     const loc = res.headers.get('location');
-    return { status: res.status, json, ...(loc ? { location: new URL(loc, this.base).pathname } : {}) };
+    return { status: res.status, json: res.json, ...(loc ? { location: new URL(loc, this.base).pathname } : {}) };
   }
 
   async setup(): Promise<void> {

@@ -15,11 +15,12 @@
  * Containers are observed with the docker CLI; entity documents are read from the test's own store (for the
  * internal ids in the containers' labels).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { compiledCli } from '../support/compiled-cli';
+import { occiCall as call } from '../support/occi-call';
+import { OccitanChildren, freePort, killOccitan, serveEnv, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
+import { entityDocs } from '../support/store-docs';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SOCKET, docker, dockerLines, inspectIds, requireDaemon, type Inspected } from '../backends/docker-observer';
@@ -27,7 +28,6 @@ import { SOCKET, docker, dockerLines, inspectIds, requireDaemon, type Inspected 
 jest.setTimeout(240_000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const J = 'application/occi+json';
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const TPL = 'https://example.org/occi/os_tpl#';
 const INSTANCE = `crash-${randomUUID().slice(0, 8)}`;
@@ -36,50 +36,12 @@ const CREATES = 20;
 const MEMORY_GIB = 0.0625;
 const BOUND_MS = 90_000;
 
-interface Proc { name: string; child: ChildProcess; announced: string; output(): string; exited: Promise<number | null> }
 interface Doc { uid: string; location: string; kind: string; status: string; tenant: string; attributes: Record<string, unknown> }
 
-const children: Proc[] = [];
+let children: OccitanChildren | undefined;
 let work: string;
-let cli: string;
 let backendsFile: string;
 let storeUrl: string;
-
-function start(name: string, args: string[], env: Record<string, string>, ready: RegExp, boundMs = 90_000): Promise<Proc> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OCCITAN_')) clean[k] = v;
-  const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc = { name, child, announced: '', output: () => `--- ${name} stdout:\n${out}\n--- ${name} stderr:\n${err}`, exited };
-  children.push(proc);
-  return new Promise<Proc>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not announce itself within ${boundMs} ms\n${proc.output()}`)), boundMs);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m && !proc.announced) {
-        clearTimeout(timer);
-        proc.announced = m[1]!;
-        resolve(proc);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before it was ready\n${proc.output()}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /**
  * `occitan serve` on the test's store. Every process reaps unowned containers after 2 s and looks for them
@@ -88,56 +50,23 @@ async function freePort(): Promise<number> {
  */
 async function serve(name: string, timers: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
-  const proc = await start(name, ['serve'], {
-    OCCITAN_PORT: String(port),
-    OCCITAN_BIND: '127.0.0.1',
-    OCCITAN_COUCHDB_URL: storeUrl,
-    OCCITAN_COUCHDB_DATABASE: DB,
-    OCCITAN_DATA_DIR: path.join(work, 'data'),
-    OCCITAN_LOG_LEVEL: 'warn',
-    OCCITAN_BACKENDS_FILE: backendsFile,
-    OCCITAN_AUTH_MODE: 'none',
+  const proc = await children!.start(name, ['serve'], {
+    ...serveEnv({ port, storeUrl, database: DB, dataDir: path.join(work, 'data'), backendsFile }),
     OCCITAN_TIMERS_LEASE_SWEEP: '500',
     OCCITAN_TIMERS_DOCKER_STOP_TIMEOUT: '1000',
     OCCITAN_TIMERS_DOCKER_REAP_GRACE: '2000',
     OCCITAN_TIMERS_DOCKER_RECONCILE_PERIOD: '1000',
     ...timers,
-  }, /occitan listening on (http:\/\/\S+)\n/);
+  }, SERVE_READY);
   expect(proc.announced).toBe(`http://127.0.0.1:${port}`);
   return proc;
-}
-
-async function kill(proc: Proc): Promise<void> {
-  proc.child.kill('SIGKILL');
-  await proc.exited;
-}
-
-async function call(base: string, method: string, url: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(base + url, { method, headers: { Accept: J, ...(body !== undefined ? { 'Content-Type': J } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, headers: res.headers };
 }
 
 const pathOf = (headers: Headers): string => new URL(headers.get('location')!).pathname;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Entity documents in the test's own store (their internal ids are the containers' entity labels). */
-async function docs(): Promise<Doc[]> {
-  const u = new URL(`${storeUrl}/${DB}/_all_docs?include_docs=true`);
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-  u.username = '';
-  u.password = '';
-  const res = await fetch(u, { headers: { Authorization: auth } });
-  expect(res.status).toBe(200);
-  const body = (await res.json()) as { rows: Array<{ doc?: Partial<Doc> }> };
-  return body.rows.map((r) => r.doc).filter((d): d is Doc => typeof d?.uid === 'string' && typeof d.location === 'string');
-}
+const docs = (): Promise<Doc[]> => entityDocs<Doc>(storeUrl, DB);
 const computeDocs = async (): Promise<Doc[]> => (await docs()).filter((d) => d.kind === INFRA + 'compute');
 
 const ourContainers = (): Promise<string[]> => dockerLines(['ps', '-aq', '--no-trunc', '--filter', `label=dev.occitan.instance=${INSTANCE}`]);
@@ -207,7 +136,7 @@ async function settle(proc: Proc): Promise<Finding[]> {
 beforeAll(async () => {
   await requireDaemon();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-e2e-docker-crash-'));
-  ({ cli } = compiledCli());
+  children = new OccitanChildren(compiledCli().cli, work, 90_000);
 
   backendsFile = path.join(work, 'backends.json');
   const kinds = ['compute', 'storage', 'storagelink', 'network', 'networkinterface'];
@@ -219,16 +148,11 @@ beforeAll(async () => {
     // dummy first: only the template (occitan.provider docker) puts a compute on Docker.
     kinds: Object.fromEntries(kinds.map((k) => [INFRA + k, { providers: k === 'compute' ? ['dummy', 'docker'] : ['dummy'] }])),
   }));
-  storeUrl = (await start('store', ['store', '--data-dir', path.join(work, 'store'), '--port', '0'], {}, /occitan store listening on (http:\/\/\S+)\n/)).announced;
+  storeUrl = (await children.store('store', path.join(work, 'store'))).announced;
 }, 240_000);
 
 afterAll(async () => {
-  for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  }, 10_000);
-  await Promise.all(children.map((p) => p.exited));
-  clearTimeout(timer);
+  await children?.stopAll(10_000);
   const ids = await ourContainers().catch(() => []);
   if (ids.length) await docker(['rm', '-f', ...ids]).catch(() => undefined);
   if (work) fs.rmSync(work, { recursive: true, force: true });
@@ -272,7 +196,7 @@ test(`SIGKILL during ${CREATES} concurrent creates, then a restart: every labell
     await sleep(20);
   }
   const ackAtKill = acknowledged.size;
-  await kill(proc);
+  await killOccitan(proc);
   killed = true;
   await Promise.all(sends);
   process.stdout.write(`docker-crash: killed with ${containersAtKill} containers, ${ackAtKill} of ${CREATES} creates acknowledged\n`);
@@ -300,7 +224,7 @@ test(`SIGKILL during ${CREATES} concurrent creates, then a restart: every labell
 test('containers stopped, paused or removed while occitan was down show their state after a restart (start-up reconciliation refreshes adopted containers)', async () => {
   const kept = await computeDocs();
   expect(kept.length).toBeGreaterThanOrEqual(3);
-  await kill(children.find((p) => p.announced === base)!);
+  await killOccitan(children!.all.find((p) => p.announced === base)!);
   const byEntity = new Map((await ourInspected()).map((c) => [c.Config.Labels?.['dev.occitan.entity'], c]));
   const [stopped, paused, removed] = kept.map((d) => ({ doc: d, container: byEntity.get(d.uid)! }));
   await docker(['stop', '-t', '1', stopped!.container.Id]);

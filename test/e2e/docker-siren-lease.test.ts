@@ -11,11 +11,11 @@
  *    runs; the containers are still there once the first process has exited, and the restarted process
  *    ends the lease: both containers go and the nodes' reservations are freed (bounded polls).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { compiledCli } from '../support/compiled-cli';
+import { occiCall as call } from '../support/occi-call';
+import { OccitanChildren, freePort, serveEnv, stopOccitan, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SOCKET, TLS, TLS_FILES, TLS_PORT, UNIX, docker, dockerLines, requireDaemon, type Engine } from '../backends/docker-observer';
@@ -23,7 +23,6 @@ import { SOCKET, TLS, TLS_FILES, TLS_PORT, UNIX, docker, dockerLines, requireDae
 jest.setTimeout(240_000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const J = 'application/occi+json';
 const SERVICE = 'https://occitan.dev/occi/docker#service';
 const PLACEMENT = 'https://occitan.dev/occi/docker#placement';
 const LEASE = 'https://occitan.dev/occi/occitan#lease';
@@ -35,90 +34,26 @@ const HOUR_MS = 30_000;
 const BOUND_MS = HOUR_MS + 90_000;
 const MIB = 1 / 1024;
 
-interface Proc { name: string; child: ChildProcess; announced: string; output(): string; exited: Promise<number | null> }
 
-const children: Proc[] = [];
+let children: OccitanChildren | undefined;
 let work: string;
-let cli: string;
 let backendsFile: string;
 let storeUrl: string;
 
-function start(name: string, args: string[], env: Record<string, string>, ready: RegExp, boundMs = 60_000): Promise<Proc> {
-  const clean: NodeJS.ProcessEnv = {};
-  // Nothing of the test runner's own occitan configuration leaks into the child.
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OCCITAN_')) clean[k] = v;
-  const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc: Proc = { name, child, announced: '', output: () => `--- ${name} stdout:\n${out}\n--- ${name} stderr:\n${err}`, exited };
-  children.push(proc);
-  return new Promise<Proc>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not announce itself within ${boundMs} ms\n${proc.output()}`)), boundMs);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m && !proc.announced) {
-        clearTimeout(timer);
-        proc.announced = m[1]!;
-        resolve(proc);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before it was ready\n${proc.output()}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
 async function serve(name: string): Promise<Proc> {
   const port = await freePort();
-  return start(name, ['serve'], {
-    OCCITAN_PORT: String(port),
-    OCCITAN_BIND: '127.0.0.1',
-    OCCITAN_COUCHDB_URL: storeUrl,
-    OCCITAN_COUCHDB_DATABASE: 'e2e-siren',
-    OCCITAN_DATA_DIR: path.join(work, 'data'),
-    OCCITAN_LOG_LEVEL: 'warn',
-    OCCITAN_BACKENDS_FILE: backendsFile,
+  return children!.start(name, ['serve'], {
+    ...serveEnv({ port, storeUrl, database: 'e2e-siren', dataDir: path.join(work, 'data'), backendsFile }),
     OCCITAN_TIMERS_LEASE_SWEEP: '500',
     OCCITAN_TIMERS_LEASE_HOUR: String(HOUR_MS),
     OCCITAN_TIMERS_DOCKER_STOP_TIMEOUT: '1000',
     OCCITAN_TIMERS_DOCKER_REAP_GRACE: '3600000',
-    // Authentication has its own tests; this loopback server lets every caller in as a global admin.
-    OCCITAN_AUTH_MODE: 'none',
-  }, /occitan listening on (http:\/\/\S+)\n/);
+  }, SERVE_READY);
 }
 
+/** SIGTERM (the graceful stop this test is about), SIGKILL only past a generous bound; the exit code. */
 async function stop(p: Proc): Promise<number | null> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  return p.exited;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function call(base: string, method: string, url: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(base + url, {
-    method,
-    headers: { Accept: J, ...(body !== undefined ? { 'Content-Type': J } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, headers: res.headers };
+  return (await stopOccitan(p, 60_000)).code;
 }
 
 async function eventually(what: string, probe: () => Promise<boolean>, boundMs = BOUND_MS): Promise<void> {
@@ -169,7 +104,7 @@ beforeAll(async () => {
   await requireDaemon(UNIX);
   await requireDaemon(TLS);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-siren-e2e-'));
-  ({ cli } = compiledCli());
+  children = new OccitanChildren(compiledCli().cli, work, 60_000);
   backendsFile = path.join(work, 'backends.json');
   fs.writeFileSync(backendsFile, JSON.stringify({
     providers: {
@@ -187,18 +122,12 @@ beforeAll(async () => {
     },
     kinds: { 'http://schemas.ogf.org/occi/infrastructure#compute': { providers: ['docker'] } },
   }));
-  const store = await start('store', ['store', '--data-dir', path.join(work, 'store'), '--port', '0'], {}, /occitan store listening on (http:\/\/\S+)\n/);
+  const store = await children.store('store', path.join(work, 'store'));
   storeUrl = store.announced;
 }, 180_000);
 
 afterAll(async () => {
-  for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const all = Promise.all(children.map((p) => p.exited));
-  const timer = setTimeout(() => {
-    for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  }, 10_000);
-  await all;
-  clearTimeout(timer);
+  await children?.stopAll(10_000);
   for (const engine of [UNIX, TLS]) {
     const left = await ours(engine).catch(() => []);
     if (left.length) await docker(['rm', '-f', ...left.map((c) => c.id)], engine).catch(() => undefined);

@@ -15,11 +15,12 @@
  *   disk on its domain with the deviceid it reports, and no occitan disk on a domain without its link.
  * Platform names carry occitan's internal ids (uid): the test reads them from the store's documents.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { compiledCli } from '../support/compiled-cli';
+import { occiCall as call } from '../support/occi-call';
+import { OccitanChildren, freePort, serveEnv, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
+import { entityDocs } from '../support/store-docs';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanup, disksIn, domainOf, domainsOfInstance, dumpxml, observedComputeState, requireDaemon, virsh, virshMaybe, volumeOf } from '../backends/libvirt-observer';
@@ -27,7 +28,6 @@ import { cleanup, disksIn, domainOf, domainsOfInstance, dumpxml, observedCompute
 jest.setTimeout(300_000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const J = 'application/occi+json';
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const RUN = randomUUID().slice(0, 8);
 const INSTANCE = `crash-${RUN}`;
@@ -39,94 +39,27 @@ const REAP_GRACE_MS = 2000;
 const STAGGER_MS = 400;
 const BOUND_MS = 90_000;
 
-interface Proc { name: string; child: ChildProcess; announced: string; output(): string; exited: Promise<number | null> }
 interface Doc { uid: string; location: string; kind: string; status: string; source?: string; target?: string; attributes: Record<string, unknown> }
 
-const children: Proc[] = [];
+let children: OccitanChildren | undefined;
 let work: string;
-let cli: string;
 let backendsFile: string;
 let storeUrl: string;
 
-function start(name: string, args: string[], env: Record<string, string>, ready: RegExp, boundMs = 90_000): Promise<Proc> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OCCITAN_')) clean[k] = v;
-  const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc: Proc = { name, child, announced: '', output: () => `--- ${name} stdout:\n${out}\n--- ${name} stderr:\n${err}`, exited };
-  children.push(proc);
-  return new Promise<Proc>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not announce itself within ${boundMs} ms\n${proc.output()}`)), boundMs);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m && !proc.announced) {
-        clearTimeout(timer);
-        proc.announced = m[1]!;
-        resolve(proc);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before it was ready\n${proc.output()}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
 async function serve(name: string, timers: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
-  return start(name, ['serve'], {
-    OCCITAN_PORT: String(port),
-    OCCITAN_BIND: '127.0.0.1',
-    OCCITAN_COUCHDB_URL: storeUrl,
-    OCCITAN_COUCHDB_DATABASE: DB,
-    OCCITAN_DATA_DIR: path.join(work, `data-${name}`),
-    OCCITAN_LOG_LEVEL: 'warn',
-    OCCITAN_BACKENDS_FILE: backendsFile,
-    OCCITAN_AUTH_MODE: 'none',
+  return children!.start(name, ['serve'], {
+    ...serveEnv({ port, storeUrl, database: DB, dataDir: path.join(work, `data-${name}`), backendsFile }),
     OCCITAN_TIMERS_LEASE_SWEEP: '500',
     OCCITAN_TIMERS_LIBVIRT_STOP_TIMEOUT: '1500',
     ...timers,
-  }, /occitan listening on (http:\/\/\S+)\n/);
-}
-
-async function call(base: string, method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(base + url, { method, headers: { Accept: J, ...(body !== undefined ? { 'Content-Type': J } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
+  }, SERVE_READY);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Entity documents in the test's own store. */
-async function docs(): Promise<Doc[]> {
-  // The store announces its URL with credentials; fetch wants them in a header.
-  const u = new URL(`${storeUrl}/${DB}/_all_docs?include_docs=true`);
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-  u.username = '';
-  u.password = '';
-  const res = await fetch(u, { headers: { Authorization: auth } });
-  if (res.status !== 200) throw new Error(`the store answered ${res.status} for its documents`);
-  const body = (await res.json()) as { rows: Array<{ doc?: Partial<Doc> }> };
-  return body.rows.map((r) => r.doc).filter((d): d is Doc => typeof d?.uid === 'string' && typeof d.location === 'string');
-}
+/** Entity documents in the test's own store (the store throws naming its status when it does not answer 200). */
+const docs = (): Promise<Doc[]> => entityDocs<Doc>(storeUrl, DB);
 
 /** The volumes of the test's pool (all of them: the pool is this run's). */
 async function poolVolumes(): Promise<string[]> {
@@ -136,7 +69,7 @@ async function poolVolumes(): Promise<string[]> {
 beforeAll(async () => {
   await requireDaemon();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-e2e-libvirt-'));
-  ({ cli } = compiledCli());
+  children = new OccitanChildren(compiledCli().cli, work, 90_000);
 
   backendsFile = path.join(work, 'backends.json');
   const kinds: Record<string, { providers: string[] }> = {};
@@ -147,16 +80,11 @@ beforeAll(async () => {
     providers: { libvirt: { backend: 'libvirt', options: { uri: 'qemu:///system', pool: POOL, poolPath: POOL_PATH, instance: INSTANCE } }, dummy: { backend: 'dummy' } },
     kinds,
   }));
-  storeUrl = (await start('store', ['store', '--data-dir', path.join(work, 'store'), '--port', '0'], {}, /occitan store listening on (http:\/\/\S+)\n/)).announced;
+  storeUrl = (await children.store('store', path.join(work, 'store'))).announced;
 }, 300_000);
 
 afterAll(async () => {
-  for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  }, 10_000);
-  await Promise.all(children.map((p) => p.exited));
-  clearTimeout(timer);
+  await children?.stopAll(10_000);
   await cleanup(INSTANCE, POOL).catch(() => undefined);
   if (work) fs.rmSync(work, { recursive: true, force: true });
 }, 120_000);

@@ -10,11 +10,12 @@
  * Platform names carry occitan's internal ids (uid), which the OCCI rendering does not show: the test reads
  * them from the store's documents (the test's own store) to tie ports and veths to entities.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { compiledCli } from '../support/compiled-cli';
+import { occiCall as call } from '../support/occi-call';
+import { OccitanChildren, freePort, serveEnv, SERVE_READY } from '../support/occitan-process';
+import { entityDocs } from '../support/store-docs';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -26,7 +27,6 @@ jest.setTimeout(150_000);
 
 const exec = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
-const J = 'application/occi+json';
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const TPL = 'https://example.org/occi/os_tpl#';
 const OVS_MIXIN = 'https://occitan.dev/occi/ovs#network';
@@ -37,98 +37,31 @@ const BRIDGE = testBridge('occe');
 const DB = 'e2e-ovs';
 const BOUND_MS = 30_000;
 
-interface Proc { name: string; child: ChildProcess; announced: string; output(): string; exited: Promise<number | null> }
 interface Doc { uid: string; location: string; kind: string; status: string; tenant: string; attributes: Record<string, unknown> }
 
-const children: Proc[] = [];
+let children: OccitanChildren | undefined;
 let work: string;
-let cli: string;
 let backendsFile: string;
 let storeUrl: string;
 
-function start(name: string, args: string[], env: Record<string, string>, ready: RegExp, boundMs = 60_000): Promise<Proc> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OCCITAN_')) clean[k] = v;
-  const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc = { name, child, announced: '', output: () => `--- ${name} stdout:\n${out}\n--- ${name} stderr:\n${err}`, exited };
-  children.push(proc);
-  return new Promise<Proc>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not announce itself within ${boundMs} ms\n${proc.output()}`)), boundMs);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m && !proc.announced) {
-        clearTimeout(timer);
-        proc.announced = m[1]!;
-        resolve(proc);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before it was ready\n${proc.output()}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
 async function serve(name: string, timers: Record<string, string> = {}): Promise<string> {
   const port = await freePort();
-  const proc = await start(name, ['serve'], {
-    OCCITAN_PORT: String(port),
-    OCCITAN_BIND: '127.0.0.1',
-    OCCITAN_COUCHDB_URL: storeUrl,
-    OCCITAN_COUCHDB_DATABASE: DB,
-    OCCITAN_DATA_DIR: path.join(work, `data-${name}`),
-    OCCITAN_LOG_LEVEL: 'warn',
-    OCCITAN_BACKENDS_FILE: backendsFile,
-    OCCITAN_AUTH_MODE: 'none',
+  const proc = await children!.start(name, ['serve'], {
+    ...serveEnv({ port, storeUrl, database: DB, dataDir: path.join(work, `data-${name}`), backendsFile }),
     OCCITAN_TIMERS_LEASE_SWEEP: '500',
     OCCITAN_TIMERS_DOCKER_STOP_TIMEOUT: '1000',
     OCCITAN_TIMERS_DOCKER_REAP_GRACE: '3600000',
     ...timers,
-  }, /occitan listening on (http:\/\/\S+)\n/);
+  }, SERVE_READY);
   expect(proc.announced).toBe(`http://127.0.0.1:${port}`);
   return proc.announced;
-}
-
-async function call(base: string, method: string, url: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(base + url, { method, headers: { Accept: J, ...(body !== undefined ? { 'Content-Type': J } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, headers: res.headers };
 }
 
 const pathOf = (headers: Headers): string => new URL(headers.get('location')!).pathname;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Entity documents in the test's own store (for the internal ids that name ports and veths). */
-async function docs(): Promise<Doc[]> {
-  // The store announces its URL with credentials; fetch wants them in a header.
-  const u = new URL(`${storeUrl}/${DB}/_all_docs?include_docs=true`);
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-  u.username = '';
-  u.password = '';
-  const res = await fetch(u, { headers: { Authorization: auth } });
-  expect(res.status).toBe(200);
-  const body = (await res.json()) as { rows: Array<{ doc?: Partial<Doc> }> };
-  return body.rows.map((r) => r.doc).filter((d): d is Doc => typeof d?.uid === 'string' && typeof d.location === 'string');
-}
+const docs = (): Promise<Doc[]> => entityDocs<Doc>(storeUrl, DB);
 const docAt = async (location: string): Promise<Doc> => (await docs()).find((d) => d.location === location)!;
 
 /** This instance's ports carrying a network's id, with the entity each names. */
@@ -156,7 +89,7 @@ beforeAll(async () => {
   await requireOvs();
   await requireDaemon();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-e2e-ovs-'));
-  ({ cli } = compiledCli());
+  children = new OccitanChildren(compiledCli().cli, work, 60_000);
 
   backendsFile = path.join(work, 'backends.json');
   fs.writeFileSync(backendsFile, JSON.stringify({
@@ -173,7 +106,7 @@ beforeAll(async () => {
       [INFRA + 'networkinterface']: { providers: ['ovs'] },
     },
   }));
-  storeUrl = (await start('store', ['store', '--data-dir', path.join(work, 'store'), '--port', '0'], {}, /occitan store listening on (http:\/\/\S+)\n/)).announced;
+  storeUrl = (await children.store('store', path.join(work, 'store'))).announced;
   [a, b] = await Promise.all([serve('a'), serve('b')]);
 
   // An os_tpl template for the test image, then two containers made from it.
@@ -194,12 +127,7 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
-  for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  }, 10_000);
-  await Promise.all(children.map((p) => p.exited));
-  clearTimeout(timer);
+  await children?.stopAll(10_000);
   const ids = await ourContainers().catch(() => []);
   if (ids.length) await docker(['rm', '-f', ...ids]).catch(() => undefined);
   const ports = await vsctl(['--format=csv', '--no-headings', '--columns=name', 'find', 'Port', `external_ids:occitan-instance=${INSTANCE}`]).catch(() => '');
@@ -267,9 +195,10 @@ test('SIGKILL mid-way through 10 creates, then a restart: no orphan port or veth
     await sleep(20);
   }
   const ackAtKill = acknowledged.size;
-  for (const p of children.filter((c) => c.name === 'a' || c.name === 'b')) p.child.kill('SIGKILL');
+  const servers = children!.all.filter((c) => c.name === 'a' || c.name === 'b');
+  for (const p of servers) p.child.kill('SIGKILL');
   killed = true;
-  await Promise.all(children.filter((c) => c.name === 'a' || c.name === 'b').map((p) => p.exited));
+  await Promise.all(servers.map((p) => p.exited));
   await Promise.all(sends);
   process.stdout.write(`ovs-processes: killed with ${portsAtKill} ports, ${ackAtKill} acknowledged\n`);
   expect(portsAtKill).toBeGreaterThanOrEqual(2);

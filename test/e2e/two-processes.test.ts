@@ -9,115 +9,38 @@
  * (~14 s) plus node start-ups (~1 s each) beats four ts-node --transpile-only start-ups (~9 s each), and it
  * leaves the project's own dist/ alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { compiledCli } from '../support/compiled-cli';
+import { occiCall as call } from '../support/occi-call';
+import { OccitanChildren, freePort, serveEnv, stopOccitan, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const J = 'application/occi+json';
 const E2E = 'http://example.com/occi/e2e#';
 const BOUND_MS = 10000;
 
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  /** The first capture group of the line that announced readiness. */
-  announced: string;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-const children: Proc[] = [];
+let children: OccitanChildren | undefined;
 let work: string;
-let cli: string;
 let backendsFile: string;
-
-/** Starts `node <cli> ...args` and resolves once a stdout line matches `ready` (bounded). */
-function start(name: string, args: string[], env: Record<string, string>, ready: RegExp, boundMs = 60000): Promise<Proc> {
-  const clean: NodeJS.ProcessEnv = {};
-  // Nothing of the test runner's own occitan configuration leaks into the child.
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OCCITAN_')) clean[k] = v;
-  const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc: Omit<Proc, 'announced'> = { name, child, output: () => `--- ${name} stdout:\n${out}\n--- ${name} stderr:\n${err}`, exited };
-  children.push(proc as Proc);
-  return new Promise<Proc>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not announce itself within ${boundMs} ms\n${proc.output()}`)), boundMs);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ ...proc, announced: m[1]! });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before it was ready\n${proc.output()}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 let storeUrl: string;
 
 async function serve(name: string): Promise<{ proc: Proc; base: string }> {
   const port = await freePort();
-  const proc = await start(
+  const proc = await children!.start(
     name,
     ['serve'],
-    {
-      OCCITAN_PORT: String(port),
-      OCCITAN_BIND: '127.0.0.1',
-      OCCITAN_COUCHDB_URL: storeUrl,
-      OCCITAN_COUCHDB_DATABASE: 'e2e',
-      OCCITAN_DATA_DIR: path.join(work, `data-${name}`),
-      OCCITAN_LOG_LEVEL: 'warn',
-      OCCITAN_TIMERS_LEASE_SWEEP: '500',
-      OCCITAN_BACKENDS_FILE: backendsFile,
-      // Authentication has its own tests; these two loopback servers let every caller in as admin.
-      OCCITAN_AUTH_MODE: 'none',
-    },
-    /occitan listening on (http:\/\/\S+)\n/,
+    { ...serveEnv({ port, storeUrl, database: 'e2e', dataDir: path.join(work, `data-${name}`), backendsFile }), OCCITAN_TIMERS_LEASE_SWEEP: '500' },
+    SERVE_READY,
   );
   expect(proc.announced).toBe(`http://127.0.0.1:${port}`);
   return { proc, base: proc.announced };
 }
 
+/** SIGTERM (a graceful stop), SIGKILL only past a generous bound; the exit code. */
 async function stop(p: Proc): Promise<number | null> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  return p.exited;
-}
-
-async function call(base: string, method: string, url: string, body?: unknown, accept = J): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(base + url, {
-    method,
-    headers: { Accept: accept, ...(body !== undefined ? { 'Content-Type': J } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, headers: res.headers };
+  return (await stopOccitan(p, 20_000)).code;
 }
 
 async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
@@ -143,7 +66,7 @@ let b: { proc: Proc; base: string };
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'occitan-e2e-'));
   const t0 = Date.now();
-  ({ cli } = compiledCli());
+  children = new OccitanChildren(compiledCli().cli, work, 60000);
   const t1 = Date.now();
 
   backendsFile = path.join(work, 'backends.json');
@@ -153,7 +76,7 @@ beforeAll(async () => {
     kinds: Object.fromEntries(kinds.map((k) => [`http://schemas.ogf.org/occi/infrastructure#${k}`, { providers: ['dummy'] }])),
   }));
 
-  const store = await start('store', ['store', '--data-dir', path.join(work, 'store'), '--port', '0'], {}, /occitan store listening on (http:\/\/\S+)\n/);
+  const store = await children.store('store', path.join(work, 'store'));
   storeUrl = store.announced;
   expect(new URL(storeUrl).hostname).toBe('127.0.0.1');
   const t2 = Date.now();
@@ -163,13 +86,7 @@ beforeAll(async () => {
 }, 180000);
 
 afterAll(async () => {
-  for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const all = Promise.all(children.map((p) => p.exited));
-  const timer = setTimeout(() => {
-    for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  }, 10000);
-  await all;
-  clearTimeout(timer);
+  await children?.stopAll(10000);
   if (work) fs.rmSync(work, { recursive: true, force: true });
 }, 30000);
 

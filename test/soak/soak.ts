@@ -26,6 +26,7 @@ import * as vm from 'node:vm';
 import { loadConfig } from '../../src/config';
 import { startOccitan, type Occitan } from '../../src/server';
 import { COMPUTE_CATEGORY, dummyBackendsFile, quietLog } from '../support/harness';
+import { prng } from '../support/prng';
 
 /** Allowed heap growth from start to end, after a forced GC each time. */
 export const HEAP_MARGIN_MIB = 50;
@@ -96,18 +97,6 @@ export function forcedGc(): () => void {
 function heapMiB(gc: () => void): number {
   for (let i = 0; i < 3; i++) gc();
   return process.memoryUsage().heapUsed / 1048576;
-}
-
-/** A small deterministic generator (mulberry32) so each client's mix is reproducible from the seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -216,7 +205,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const started = Date.now();
     const deadline = started + o.durationMs;
     const client = async (n: number): Promise<void> => {
-      const rnd = random(o.seed * 1000 + n);
+      const rnd = prng(o.seed * 1000 + n);
       const mine: Tracked[] = [];
       let counter = 0;
       /** A conditional write (update, action or delete) on `t`, recorded in its chain. */
