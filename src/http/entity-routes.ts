@@ -146,6 +146,11 @@ export function decodePath(raw: string): string {
 
 export async function entityRoutes(ctx: Context, r: RequestContext, deps: RouteDeps): Promise<void> {
   const path = decodePath(ctx.path);
+  // An action is triggered with POST only. A PUT or DELETE naming one is refused before anything is read
+  // or written: `DELETE /networkinterface/?action=offline` deleted the whole collection (found by the fuzz suite).
+  if ((ctx.method === 'PUT' || ctx.method === 'DELETE') && ctx.query.action !== undefined) {
+    throw new BadRequest(`actions are triggered with POST ${path}?action=term; ${ctx.method} does not take ?action`);
+  }
   if (path.endsWith('/')) {
     const category = deps.service.index.byLocation(path, callerOf(ctx).tenant);
     if (category) return category.class === 'kind' ? kindCollection(ctx, r, deps, category) : mixinCollection(ctx, r, deps, category);

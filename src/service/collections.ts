@@ -112,19 +112,21 @@ export class Collections {
     return { total, docs: kept };
   }
 
-  /** DELETE on a kind collection (or an unbound path): every entity of this tenant there. */
+  /**
+   * DELETE on a kind collection (or an unbound path): every entity of this tenant there. What the caller
+   * may not delete is refused (403) before any entity is touched; each member is then deleted in its own
+   * entity queue, as a single DELETE would be. Failure rule: a backend failure on one member stops the
+   * request there, with the members before it deleted (each delete is whole; the collection DELETE is not
+   * one transaction).
+   */
   async deleteAll(tenant: string, docs: AsyncIterable<EntityDoc> | EntityDoc[]): Promise<number> {
     const all: EntityDoc[] = [];
     for await (const d of docs) all.push(d);
+    for (const d of all) this.service.checkDeletable(d);
     // Links first: deleting a resource deletes its links, which may be in this list too.
     all.sort((a, b) => Number(b.source !== undefined) - Number(a.source !== undefined));
     let n = 0;
-    for (const d of all) {
-      const fresh = await this.service.entities.get(tenant, d.location);
-      if (!fresh) continue;
-      await this.service.destroy(fresh);
-      n++;
-    }
+    for (const d of all) if (await this.service.deleteMember(tenant, d.location)) n++;
     return n;
   }
 

@@ -58,8 +58,20 @@ export class Maintenance {
     }
     for (const doc of await this.service.entities.unfinished()) {
       if (now - Date.parse(doc.updated) < this.opts.graceMs) continue;
+      if (doc.status === 'creating' && (await this.linksInFlight(doc, now))) continue;
       await this.claimAndDestroy(doc, doc.status === 'creating' ? 'creation interrupted' : 'deletion interrupted');
     }
+  }
+
+  /**
+   * Whether a resource left `creating` is still having its inline links made: it stays `creating` until
+   * the last of them is (OcciService.settle), so its own document ages while a live request works on it.
+   * Deleting it then would undo an answer still coming; a crashed request's links age past the grace too.
+   */
+  private async linksInFlight(resource: EntityDoc, now: number): Promise<boolean> {
+    if (resource.source !== undefined) return false;
+    const links = await this.service.entities.linksOf(resource.tenant, 'source', resource.location);
+    return links.some((l) => l.status === 'creating' && now - Date.parse(l.updated) < this.opts.graceMs);
   }
 
   private async claimAndDestroy(doc: EntityDoc, why: string): Promise<void> {

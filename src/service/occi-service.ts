@@ -6,6 +6,9 @@
  * Failure rule: a backend failure never leaves a half-made entity looking healthy. A create inserts the
  * document as `creating`, asks the backend (which leaves nothing behind when it fails), and removes the
  * document again on failure; links of a resource are made after it, and a failed link undoes them all.
+ * A request that makes several entities (a resource with inline links) keeps them all `creating` until the
+ * last is made, then marks its links `ready` and its resource last: a crash in between leaves the resource
+ * `creating`, and start-up recovery undoes the whole unacknowledged request (links, then the resource).
  */
 import type { Backend, BackendEntity, Change } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
@@ -184,10 +187,13 @@ export class OcciService {
 
   /**
    * Stores and realises new entities (a resource with its inline links, or several resources): all or
-   * none. On any failure, everything made so far is undone and the error is rethrown.
+   * none. On any failure, everything made so far is undone and the error is rethrown. When the request
+   * makes more than one entity, each stays `creating` until all are made (see `settle`).
    */
   async create(docs: ReadonlyArray<{ resource: EntityDoc; links: EntityDoc[] }>, opts: { createOnly?: boolean } = {}): Promise<EntityDoc[]> {
     const made: EntityDoc[] = [];
+    // One entity alone is marked `ready` by its own final write; several are settled together below.
+    const alone = docs.length === 1 && docs[0]!.links.length === 0;
     try {
       for (const { resource, links } of docs) {
         for (const l of links) {
@@ -200,25 +206,49 @@ export class OcciService {
           resource.provider = this.linkProvider(resource, ends.source);
           resource.attributes[PROVIDER_ATTR] = resource.provider;
         }
-        made.push(await this.realise(resource, opts));
-        for (const l of links) made.push(await this.realise(l, {}));
+        made.push(await this.realise(resource, { ...opts, ready: alone }));
+        for (const l of links) made.push(await this.realise(l, { ready: false }));
       }
-      return made;
+      if (alone) return made;
+      return await this.settle(made, docs);
     } catch (e) {
       for (const d of made.reverse()) await this.destroy(d).catch(() => undefined);
       throw e;
     }
   }
 
-  /** Inserts one document as `creating`, asks its backend, then marks it ready. Undoes itself on failure. */
-  private async realise(doc: EntityDoc, opts: { createOnly?: boolean }): Promise<EntityDoc> {
+  /**
+   * Marks the entities of one request `ready` once all are made: every inline link first, the resources
+   * last. Until its resource is `ready`, a crash leaves the resource `creating`, and recovery deletes it with
+   * all its links (ready or not) through their backends: an unacknowledged create leaves nothing behind.
+   * An entity that is no longer ours to settle (recovery claimed it, or it was deleted meanwhile) fails the
+   * whole request (409), which the caller undoes.
+   */
+  private async settle(made: readonly EntityDoc[], docs: ReadonlyArray<{ resource: EntityDoc; links: EntityDoc[] }>): Promise<EntityDoc[]> {
+    const resources = new Set(docs.map((d) => d.resource.location));
+    const order = [...made.filter((d) => !resources.has(d.location)), ...made.filter((d) => resources.has(d.location))];
+    const settled = new Map<string, EntityDoc>();
+    for (const doc of order) {
+      const ready = await this.entities.modify(doc.tenant, doc.location, (d) => (d.uid === doc.uid && d.status === 'creating' ? { ...d, status: 'ready' } : undefined));
+      if (!ready || ready.uid !== doc.uid || ready.status !== 'ready') throw new Conflict(`${doc.location} was deleted while it was being created`);
+      settled.set(doc.location, ready);
+    }
+    return made.map((d) => settled.get(d.location)!);
+  }
+
+  /**
+   * Inserts one document as `creating`, asks its backend, then stores what the backend made (its ref, so
+   * recovery can find the platform object) and, with `ready`, marks it ready. Undoes itself on failure.
+   */
+  private async realise(doc: EntityDoc, opts: { createOnly?: boolean; ready: boolean }): Promise<EntityDoc> {
     // A fresh urn:uuid cannot clash: only a client-chosen id needs the (view-indexing, slow) lookup.
     if (!this.documents.generatedIds.has(doc) && (await this.entities.byOcciId(doc.tenant, doc.attributes[CORE_ATTR.id] as string))) {
       throw new Conflict(`an entity with id ${doc.attributes[CORE_ATTR.id] as string} already exists`);
     }
     let stored: EntityDoc;
     try {
-      stored = await this.entities.insert(doc);
+      // `updated` is when the work started (recovery's grace counts from it), not when the request was read.
+      stored = await this.entities.insert({ ...doc, updated: new Date().toISOString() });
     } catch (e) {
       if (e instanceof Conflict && opts.createOnly) throw new PreconditionFailed(`${doc.location} exists (If-None-Match: *)`);
       throw e;
@@ -230,7 +260,7 @@ export class OcciService {
         ...stored,
         attributes: { ...stored.attributes, ...realised.attributes },
         ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
-        status: 'ready',
+        status: opts.ready ? 'ready' : 'creating',
       });
       return stored;
     } catch (e) {
@@ -367,6 +397,24 @@ export class OcciService {
     });
   }
 
+  /**
+   * One member of a collection DELETE: in the entity's queue like a single DELETE, re-read there (gone
+   * already is success: false), then destroyed. Never races a write to the same entity in this process.
+   */
+  async deleteMember(tenant: string, location: string): Promise<boolean> {
+    return this.serially(tenant, location, async () => {
+      const fresh = await this.entities.get(tenant, location);
+      if (!fresh) return false;
+      await this.destroy(fresh);
+      return true;
+    });
+  }
+
+  /** What `destroy` would refuse before touching anything (a kind only global admins manage): checked first by collection DELETEs. */
+  checkDeletable(doc: EntityDoc): void {
+    this.requireManager(doc.kind, 'delete');
+  }
+
   /** Removes an entity from its platform and the store; idempotent. */
   async destroy(doc: EntityDoc): Promise<void> {
     this.requireManager(doc.kind, 'delete');
@@ -394,8 +442,19 @@ export class OcciService {
       }
       throw e;
     }
-    const fresh = await this.entities.get(doc.tenant, doc.location);
-    if (fresh) await this.entities.remove(fresh);
+    // The platform side is gone: remove the document whatever revision a concurrent server-side change
+    // (an action's report, a link re-realised) gave it meanwhile; a stale revision was a 412 after the
+    // entity was already deleted from its platform.
+    for (let attempt = 1; ; attempt++) {
+      const fresh = await this.entities.get(doc.tenant, doc.location);
+      if (!fresh || fresh.uid !== doc.uid) return;
+      try {
+        await this.entities.remove(fresh);
+        return;
+      } catch (e) {
+        if (!(e instanceof PreconditionFailed) || attempt >= 5) throw e;
+      }
+    }
   }
 
   // --- actions -------------------------------------------------------------------------------------

@@ -54,7 +54,43 @@ export interface Page {
   limit: number;
 }
 
+/**
+ * Identical view reads, coalesced without losing exactness: a caller never joins a query already running
+ * (it may have started before the caller's own write was acknowledged), only the next one, which starts
+ * once the running one ended, so after the caller arrived. A view answers queries one at a time and brings
+ * its index up to date first (PouchDB's per-view queue), so under load identical listings queued behind
+ * each other for 5-20 s (the soak's p99, and store requests past their 20 s bound); now at most one runs
+ * and one waits per distinct query.
+ */
+class NextQuery {
+  private readonly running = new Map<string, Promise<unknown>>();
+  private readonly pending = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, query: () => Promise<T>): Promise<T> {
+    const joined = this.pending.get(key);
+    if (joined) return joined as Promise<T>;
+    const before = this.running.get(key);
+    const start = async (): Promise<T> => {
+      // Always yields first, so `pending` is set below before this deletes it.
+      await (before ?? Promise.resolve()).catch(() => undefined);
+      this.pending.delete(key);
+      const current = query();
+      this.running.set(key, current);
+      try {
+        return await current;
+      } finally {
+        if (this.running.get(key) === current) this.running.delete(key);
+      }
+    };
+    const next = start();
+    this.pending.set(key, next);
+    return next;
+  }
+}
+
 export class EntityStore {
+  private readonly views = new NextQuery();
+
   constructor(readonly db: DocumentScope<unknown>) {}
 
   static docId(tenant: string, location: string): string {
@@ -150,9 +186,10 @@ export class EntityStore {
   async collection(view: 'by_kind' | 'by_mixin', tenant: string, category: TypeId, page: Page): Promise<{ total: number; ids: string[] }> {
     const range = { startkey: [tenant, category], endkey: [tenant, category, {}] };
     try {
+      const key = JSON.stringify([view, tenant, category]);
       const [count, rows] = await Promise.all([
-        this.db.view(DDOC, view, { ...range, reduce: true }),
-        this.db.view(DDOC, view, { ...range, reduce: false, skip: page.skip, limit: page.limit }),
+        this.views.run(`count ${key}`, () => this.db.view(DDOC, view, { ...range, reduce: true })),
+        this.views.run(`page ${key} ${page.skip} ${page.limit}`, () => this.db.view(DDOC, view, { ...range, reduce: false, skip: page.skip, limit: page.limit })),
       ]);
       const total = (count.rows[0]?.value as number | undefined) ?? 0;
       return { total, ids: rows.rows.map((r) => r.id) };

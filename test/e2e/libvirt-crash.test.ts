@@ -7,9 +7,9 @@
  * acknowledged VM's domain is shut off with virsh (the platform moves on without occitan). A restarted
  * server (short recoveryGrace and libvirtReapGrace) must settle, bounded, to:
  * - no domain (metadata naming this instance) and no volume (`occitan-<instance>--…`) without an entity;
- * - every document `ready`, every acknowledged VM kept with its disk (an unacknowledged VM may be kept
- *   too, without its disk: the service stores a resource `ready` before it makes the request's inline links,
- *   and start-up recovery undoes only the link left `creating`);
+ * - every document `ready`, every acknowledged VM kept with its disk, and every VM kept with its inline
+ *   storagelink (an unacknowledged VM may be kept only whole: its resource stays `creating` until its inline
+ *   links are made, so recovery undoes a cut request entirely; test/http/inline-links-recovery.test.ts);
  * - every compute's state what `virsh domstate` says (an entity whose domain is gone: `error` with a
  *   message, as the reconciliation reports it; the VM shut off while occitan was down: inactive); every storage's volume there and online; every storagelink's
  *   disk on its domain with the deviceid it reports, and no occitan disk on a domain without its link.
@@ -175,6 +175,9 @@ test('SIGKILL with 5 VM creates in flight, then a restart: no orphan domain or v
     const link = links.find((l) => l.source === vm);
     expect([vm, link?.attributes['occi.storagelink.deviceid']]).toEqual([vm, deviceid]);
   }
+
+  // All or none: no VM is left without the storagelink its (acknowledged or not) create asked for.
+  for (const d of computes) expect([d.location, links.filter((l) => l.source === d.location).length]).toEqual([d.location, 1]);
 
   // Computes: the state occitan serves is what virsh says; without a domain, error with a message.
   for (const d of computes) {

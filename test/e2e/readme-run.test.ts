@@ -62,7 +62,10 @@ afterAll(async () => {
   if (child?.pid) {
     const exited = new Promise((r) => child!.once('exit', r));
     process.kill(-child.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (bound = setTimeout(r, 10_000)))]);
+    // A pending bound would keep the jest worker alive after the suite.
+    clearTimeout(bound);
     try {
       process.kill(-child.pid, 'SIGKILL');
     } catch {

@@ -65,6 +65,53 @@ describe('a mixin membership naming one entity twice failed half-way: 412 after 
   });
 });
 
+describe('DELETE /networkinterface/?action=offline answered 412 after deleting members (four documents changed)', () => {
+  const NIC = `networkinterface; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"`;
+  const makeNics = async (): Promise<void> => {
+    const net = await h.http.put('/network/fuzz-net').set('Content-Type', 'text/occi').set('If-None-Match', '*').set('Category', 'network; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"');
+    expect([201, 412]).toContain(net.status);
+    for (const n of ['nic-a', 'nic-b']) {
+      const r = await h.http.put(`/networkinterface/${n}`).set('Content-Type', 'text/occi').set('If-None-Match', '*').set('Category', NIC).set('X-OCCI-Attribute', 'occi.core.source="/compute/web1", occi.core.target="/network/fuzz-net"');
+      expect([201, 412]).toContain(r.status);
+    }
+  };
+
+  test.each([
+    ['DELETE on a kind collection', () => h.http.delete('/networkinterface/?action=offline')],
+    ['DELETE on an entity', () => h.http.delete('/networkinterface/nic-a?action=offline')],
+    ['DELETE on an unbound path', () => h.http.delete('/?action=stop')],
+    ['DELETE on a mixin collection', () => h.http.delete('/tags/long/?action=stop')],
+    ['PUT on an entity', () => h.http.put('/compute/web1?action=stop').set('Content-Type', 'text/occi').set('Category', COMPUTE_CATEGORY)],
+  ])('%s naming ?action= is a 400 and changes nothing', async (_name, send) => {
+    await makeNics();
+    const seq = await h.seq();
+    const r = await send();
+    expect({ status: r.status, text: r.text }).toEqual({ status: 400, text: expect.stringContaining('POST') });
+    expect(await h.seq()).toBe(seq);
+    expect((await h.http.get('/networkinterface/').set('Accept', 'text/uri-list')).text.trim().split('\n').map((l) => new URL(l).pathname)).toEqual(['/networkinterface/nic-a', '/networkinterface/nic-b']);
+  });
+
+  test('a member whose revision a server-side change moved between its last read and its removal is still removed: 200, not 412', async () => {
+    await makeNics();
+    const entities = h.occitan.service.entities;
+    const original = entities.remove.bind(entities);
+    // What a concurrent server-side write (an action's report, a link re-realised) does meanwhile: a new
+    // revision after the platform side was deleted, so the revision the delete read is stale.
+    const spy = jest.spyOn(entities, 'remove').mockImplementationOnce(async (doc) => {
+      await entities.modify(doc.tenant, doc.location, (d) => ({ ...d, attributes: { ...d.attributes, 'occi.core.summary': 'moved meanwhile' } }));
+      return original(doc);
+    });
+    try {
+      const r = await h.http.delete('/networkinterface/');
+      expect(r.status).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await h.http.get('/networkinterface/').set('Accept', 'text/uri-list')).text.trim()).toBe('');
+    expect((await h.http.get('/compute/web1')).status).toBe(200);
+  });
+});
+
 describe('bytes after `Connection: close` (Node answers 400 itself) wrote a raw, unstructured line on stderr per request', () => {
   test('the error goes to the structured log; console.error stays silent; the server keeps answering', async () => {
     const http = await import('node:http');
