@@ -15,6 +15,11 @@
  * Heap. `global.gc` (node --expose-gc; in jest the flag is set at run time) runs before the first and
  * after the last measurement; the end must be within HEAP_MARGIN_MIB of the start. The store's data is on
  * disk (LevelDB), so what the heap holds at the end is occitan's, not the entities'.
+ *
+ * SOAK_HEAP_SNAPSHOTS=dir writes `start.heapsnapshot` and `end.heapsnapshot` there, right after each
+ * measurement (compare them with test/soak/heap-diff.ts), to find what a growth is, and `<name>.spaces.json`:
+ * each V8 space's used size as measured and after the snapshot's own GC. That GC reduces memory (it also
+ * clears V8's compilation cache), so `measured` above `afterSnapshot` is memory nothing reachable holds.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -97,6 +102,18 @@ export function forcedGc(): () => void {
 function heapMiB(gc: () => void): number {
   for (let i = 0; i < 3; i++) gc();
   return process.memoryUsage().heapUsed / 1048576;
+}
+
+/** With SOAK_HEAP_SNAPSHOTS=dir, a heap snapshot `<dir>/<name>.heapsnapshot` (after the measurement, so it does not change it). */
+function snapshot(name: string): void {
+  const dir = process.env.SOAK_HEAP_SNAPSHOTS;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  // The space sizes as measured, then as they are after the snapshot's own GC: used space the snapshot does not show.
+  const spaces = (): Record<string, number> => Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, +(s.space_used_size / 1048576).toFixed(1)]));
+  const measured = spaces();
+  v8.writeHeapSnapshot(path.join(dir, `${name}.heapsnapshot`));
+  fs.writeFileSync(path.join(dir, `${name}.spaces.json`), JSON.stringify({ measured, afterSnapshot: spaces() }, null, 1) + '\n');
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -201,6 +218,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       }
     }
     const heapStart = heapMiB(gc);
+    snapshot('start');
 
     const started = Date.now();
     const deadline = started + o.durationMs;
@@ -328,6 +346,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     latencies.length = 0;
     result.heapStartMiB = heapStart;
     result.heapEndMiB = heapMiB(gc);
+    snapshot('end');
     return result;
   } finally {
     agent.destroy();
