@@ -19,7 +19,8 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ServiceUnavailable } from '../../src/errors';
-import { followChanges, openDatabase, releaseDatabase, translateCouchError, type Change } from '../../src/store/couch';
+import { followChanges, type Change } from '../../src/store/changes';
+import { openDatabase, releaseDatabase, translateCouchError } from '../../src/store/couch';
 import { startEmbeddedStore } from '../../src/store/embedded';
 import { compiledOccitan, eventually, exitOf, freePort, type Proc, type Processes } from './spawned-occitan';
 

@@ -5,13 +5,12 @@ import nano from 'nano';
 import { BadGateway, Conflict, NotFound, ServiceUnavailable } from '../../../src/errors';
 import { startEmbeddedStore, type EmbeddedStore } from '../../../src/store/embedded';
 import {
-  followChanges,
   openDatabase,
   translateCouchError,
   updateSeq,
-  type Change,
   type Database,
 } from '../../../src/store/couch';
+import { followChanges, type Change } from '../../../src/store/changes';
 import { designDir, splitUrl, tempDir, testDesignDoc, waitFor } from './helpers';
 
 const silent = () => undefined;
