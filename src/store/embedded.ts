@@ -17,8 +17,8 @@ import adapterHttp from 'pouchdb-adapter-http';
 import adapterLevel from 'pouchdb-adapter-leveldb';
 import adapterMemory from 'pouchdb-adapter-memory';
 import pouchFind from 'pouchdb-find';
-import mapreduce from 'pouchdb-mapreduce';
 import replication from 'pouchdb-replication';
+import { viewEngine } from './view-engine';
 import { InFlight, basicAuthGuard, changesGuard, describe, guardChanges, type Credentials } from './embedded-guards';
 
 export interface EmbeddedStoreOptions {
@@ -69,7 +69,7 @@ function basePouch(): PouchStatic {
   if (!pouchBase) {
     pouchBase = (PouchDBCore as PouchStatic)
       .plugin(adapterHttp)
-      .plugin(mapreduce)
+      .plugin(viewEngine)
       .plugin(replication)
       .plugin(adapterLevel)
       .plugin(adapterMemory)
