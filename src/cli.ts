@@ -7,9 +7,7 @@
  *   occitan token revoke --id ID [--config FILE]
  *   occitan user add --user U --tenant T --role admin|member [--global-admin] [--config FILE]   (password on stdin)
  */
-import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as https from 'node:https';
 import { parseArgs } from 'node:util';
 import Koa from 'koa';
 import { isRole } from './auth/principal';
@@ -20,6 +18,7 @@ import type { Logger } from './backends/backend';
 import { ServiceUnavailable } from './errors';
 import { auditMiddleware } from './http/audit';
 import { errorMiddleware } from './http/error-middleware';
+import { createHttpServer, servesTls } from './http/http-server';
 import { startOccitan, type Occitan } from './server';
 import { runStandaloneStore } from './store/standalone';
 
@@ -48,10 +47,8 @@ async function serve(argv: string[]): Promise<void> {
     }
     throw e;
   }
-  const tls = config.tls.cert !== '' && config.tls.key !== '';
-  const server = tls
-    ? https.createServer({ maxHeaderSize: config.limits.headerBytes, cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) })
-    : http.createServer({ maxHeaderSize: config.limits.headerBytes });
+  const tls = servesTls(config);
+  const server = createHttpServer(config);
   const stop = drainOnSignal(server, occitan, {
     graceMs: config.timers.shutdownGrace ?? DEFAULT_SHUTDOWN_GRACE_MS,
     closeMs: config.timers.shutdownClose ?? DEFAULT_SHUTDOWN_CLOSE_MS,
@@ -73,6 +70,12 @@ async function serve(argv: string[]): Promise<void> {
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 8_000;
 const DEFAULT_SHUTDOWN_CLOSE_MS = 5_000;
+
+/** Makes a response the last on its connection (and drops the keep-alive hint that would contradict it). */
+function closeAfter(res: http.ServerResponse): void {
+  res.setHeader('Connection', 'close');
+  res.removeHeader('Keep-Alive');
+}
 
 /** Answers requests that arrive on kept-alive connections during the drain: 503, rendered like any error. */
 function drainingApp(log: Logger): Koa {
@@ -100,7 +103,7 @@ function drainOnSignal(server: http.Server, occitan: Occitan, opts: { graceMs: n
   let draining = false;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (draining) {
-      res.setHeader('Connection', 'close');
+      closeAfter(res);
       void refuse(req, res);
       return;
     }
@@ -120,7 +123,7 @@ function drainOnSignal(server: http.Server, occitan: Occitan, opts: { graceMs: n
     }
     draining = true;
     log.info(`${signal} received: finishing ${active.size} request(s) in flight (up to ${opts.graceMs} ms), refusing new ones`);
-    for (const res of active) if (!res.headersSent) res.setHeader('Connection', 'close');
+    for (const res of active) if (!res.headersSent) closeAfter(res);
     const cut = setTimeout(() => {
       if (active.size > 0) log.warn(`${active.size} request(s) still running after ${opts.graceMs} ms (timers.shutdownGrace): cutting them`);
       server.closeAllConnections();

@@ -21,6 +21,7 @@ import nano from 'nano';
 import type { Logger } from '../../src/backends/backend';
 import { defaults, loadConfig } from '../../src/config';
 import { startOccitan } from '../../src/server';
+import { createHttpServer } from '../../src/http/http-server';
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const occitan = await startOccitan(config, { log: quiet });
 
   // As `occitan serve` does (src/cli.ts), with a keep-alive long enough for the load generator's sockets.
-  const occitanServer = http.createServer({ maxHeaderSize: config.limits.headerBytes }, occitan.app.callback());
+  const occitanServer = createHttpServer(config, occitan.app.callback());
   occitanServer.keepAliveTimeout = 30_000;
   const occitanPort = await listen(occitanServer);
 

@@ -23,6 +23,7 @@ import type { Logger } from '../../src/backends/backend';
 import { startTokenHarness, tokenFixture } from '../support/auth';
 import { COMPUTE_CATEGORY, INFRA, type Harness } from '../support/harness';
 import { expectedMediaType, fuzzCase, type Fixtures, type FuzzCase } from './generators';
+import { createHttpServer } from '../../src/http/http-server';
 
 export const REQUEST_TIMEOUT_MS = 20000;
 const TAG = 'fuzztag; scheme="http://example.com/tags#"; class="mixin"; location="/tags/fuzz/"';
@@ -157,7 +158,7 @@ export async function startFuzzer(): Promise<Fuzzer> {
   const log: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string, f?: unknown) => void (errors.length < 20 && errors.push(`${m} ${JSON.stringify(f)}`)) };
   // Nothing but the cases writes: the lease sweep runs once at start, then not again for the run.
   const h: Harness = await startTokenHarness(tokens, { timers: { leaseSweep: 24 * 3600 * 1000 } }, { log });
-  const server = http.createServer({ maxHeaderSize: h.config.limits.headerBytes }, h.occitan.app.callback());
+  const server = createHttpServer(h.config, h.occitan.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
 

@@ -32,6 +32,7 @@ import { loadConfig } from '../../src/config';
 import { startOccitan, type Occitan } from '../../src/server';
 import { COMPUTE_CATEGORY, dummyBackendsFile, quietLog } from '../support/harness';
 import { prng } from '../support/prng';
+import { createHttpServer } from '../../src/http/http-server';
 
 /** Allowed heap growth from start to end, after a forced GC each time. */
 export const HEAP_MARGIN_MIB = 50;
@@ -140,9 +141,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     });
     const errorsLogged: string[] = [];
     occitan = await startOccitan(config, { memoryStore: o.memoryStore === true, log: { ...quietLog, error: (m: string, f?: unknown) => void (errorsLogged.length < 10 && errorsLogged.push(`${m} ${JSON.stringify(f)}`)) } });
-    server = http.createServer({ maxHeaderSize: config.limits.headerBytes }, occitan.app.callback());
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as net.AddressInfo).port;
+    const listening = createHttpServer(config, occitan.app.callback());
+    server = listening;
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    const port = (listening.address() as net.AddressInfo).port;
 
     const send = (method: string, target: string, headers: Record<string, string> = {}): Promise<Reply> =>
       new Promise((resolve, reject) => {
@@ -340,7 +342,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
     // The clients are gone: their keep-alive connections (and the server's side of them) too, before the heap is read.
     agent.destroy();
-    server.closeAllConnections();
+    listening.closeAllConnections();
     const sorted = latencies.sort((a, b) => a - b);
     Object.assign(result, { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, rps: result.cases / (elapsed / 1000) });
     latencies.length = 0;
