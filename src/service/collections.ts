@@ -8,6 +8,7 @@ import { sameValue } from '../model/attributes';
 import type { ActionRequest, Attributes, EntityRequest, Kind, Mixin, TypeId } from '../model/types';
 import { categoryId, splitTypeId } from '../model/types';
 import type { EntityDoc } from '../store/entity-store';
+import { requireSettled } from './entity-parts';
 import type { OcciService } from './occi-service';
 import { toPath } from './occi-service';
 import { PROVIDER_MIXIN } from './validate';
@@ -142,6 +143,7 @@ export class Collections {
       named.add(path);
       const d = await this.service.entities.get(tenant, path);
       if (!d) throw new NotFound(`no entity at ${path}`);
+      requireSettled(d, 'change the mixins of');
       docs.push(d);
     }
     return docs;
@@ -198,7 +200,8 @@ export class Collections {
     const params = this.service.checkParams(action, req.attributes);
     const docs: EntityDoc[] = [];
     const view = category.class === 'kind' ? 'by_kind' : 'by_mixin';
-    for await (const d of this.service.entities.iterate(view, tenant, categoryId(category))) docs.push(d);
+    // Members whose create or delete is still unanswered are not acted on (a single action on them is 409).
+    for await (const d of this.service.entities.iterate(view, tenant, categoryId(category))) if (d.status === 'ready') docs.push(d);
     for (const d of docs) this.service.actionBackend(d, action);
     const out: EntityDoc[] = [];
     for (const d of docs) out.push(await this.service.perform(d, action, params));

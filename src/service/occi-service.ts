@@ -1,26 +1,28 @@
 /**
  * The OCCI verbs, written once for every kind and media type: create, get, update, replace, delete and
- * actions on single entities. Building new documents from requests is in entity-documents.ts; collections,
- * filters and mixin membership are in collections.ts.
+ * actions on single entities. Building new documents from requests is in entity-documents.ts; deleting in
+ * entity-deletion.ts; actions in entity-actions.ts (each with its own failure rule); collections, filters
+ * and mixin membership are in collections.ts.
  *
  * Failure rule: a backend failure never leaves a half-made entity looking healthy. A create inserts the
- * document as `creating`, asks the backend (which leaves nothing behind when it fails), and removes the
- * document again on failure; links of a resource are made after it, and a failed link undoes them all.
+ * document as `creating`, asks the backend (which leaves nothing behind when it fails), and on a failure
+ * after that (storing what the backend made) deletes it through the backend; either way the document is
+ * removed again. Links of a resource are made after it, and a failed link undoes them all.
  * A request that makes several entities (a resource with inline links) keeps them all `creating` until the
  * last is made, then marks its links `ready` and its resource last: a crash in between leaves the resource
  * `creating`, and start-up recovery undoes the whole unacknowledged request (links, then the resource).
  */
-import type { Backend, BackendEntity, Change } from '../backends/backend';
+import type { Backend, BackendEntity, Change, Realised } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import type { CategoryManager } from '../category-manager/manager';
-import { BadRequest, Conflict, Forbidden, NotFound, NotImplemented, OcciError, PreconditionFailed } from '../errors';
+import { BadRequest, Conflict, NotFound, PreconditionFailed } from '../errors';
 import type { ActionRequest, Attributes, EntityRequest, Kind, LinkRequest, Mixin, TypeId } from '../model/types';
 import { CORE_ATTR, INFRA, categoryId, splitTypeId } from '../model/types';
-import { coerceAttribute } from '../model/attributes';
 import type { EntityDoc, EntityStore } from '../store/entity-store';
-import { acting } from './acting';
-import { EntityStore as Store } from '../store/entity-store';
+import { EntityActions } from './entity-actions';
+import { EntityDeletion } from './entity-deletion';
 import { EntityDocuments, SHARED_TENANT, isLocalTarget, toPath } from './entity-documents';
+import { EntityQueues, backendEntity, checkRevision, requireManager, requireSettled, type ServiceParts, type WriteOptions } from './entity-parts';
 import {
   PROVIDER_ATTR,
   PROVIDER_MIXIN,
@@ -39,62 +41,40 @@ export interface ServiceDeps {
   leaseHourMs?: number;
 }
 
-export interface WriteOptions {
-  /** `If-Match`: the revision the client last saw. */
-  ifMatch?: string;
-}
-
 export { SHARED_TENANT, toPath } from './entity-documents';
+export type { WriteOptions } from './entity-parts';
 
 export class OcciService {
   readonly categories: CategoryManager;
   readonly entities: EntityStore;
   readonly backends: BackendRegistry;
   private readonly now: () => number;
-  /** Per-entity queues: writes to one entity run one after another in this process (see `serially`). */
-  private readonly queues = new Map<string, Promise<void>>();
+  /** Writes to one entity run one after another in this process (see EntityQueues). */
+  private readonly queues = new EntityQueues();
   private readonly documents: EntityDocuments;
+  private readonly actions: EntityActions;
+  private readonly deletion: EntityDeletion;
 
   constructor(deps: ServiceDeps) {
     this.categories = deps.categories;
     this.entities = deps.entities;
     this.backends = deps.backends;
     this.now = deps.now ?? Date.now;
-    this.documents = new EntityDocuments(this.categories, this.backends, this.now, (kind, verb) => this.requireManager(kind, verb), deps.leaseHourMs);
+    this.documents = new EntityDocuments(this.categories, this.backends, this.now, (kind, verb) => requireManager(this.index, kind, verb), deps.leaseHourMs);
+    const parts: ServiceParts = {
+      categories: this.categories,
+      entities: this.entities,
+      backends: this.backends,
+      queues: this.queues,
+      get: (tenant, location) => this.get(tenant, location),
+      rerealiseLinks: (resource) => this.rerealiseLinks(resource),
+    };
+    this.actions = new EntityActions(parts);
+    this.deletion = new EntityDeletion(parts);
   }
 
   get index() {
     return this.categories.index;
-  }
-
-  /**
-   * Runs `work` after every earlier write to the same entity in this process has finished. A write reads
-   * the document, checks `If-Match`, calls the backend and then stores the new revision; without this,
-   * writers holding the same ETag all reach the backend before CouchDB's compare-and-set picks one, so a
-   * request answered 412 would still have changed the platform (and the provider's own compare-and-set
-   * gives up under the contention: 503). Across processes, CouchDB's `_rev` check still keeps the document
-   * consistent.
-   */
-  private serially<T>(tenant: string, location: string, work: () => Promise<T>): Promise<T> {
-    const key = Store.docId(tenant, location);
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(work);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
-  }
-
-  /** A kind marked `adminOnly` or `sharedRead` (docker#node) is managed by global admins only; the system's own work passes. */
-  private requireManager(kind: TypeId, verb: string): void {
-    const k = this.index.kind(kind);
-    if (!k?.adminOnly && !k?.sharedRead) return;
-    const who = acting();
-    if (who && !who.admin) throw new Forbidden(`only a global admin may ${verb} an entity of ${kind}`);
   }
 
   // --- reading -------------------------------------------------------------------------------------
@@ -130,25 +110,8 @@ export class OcciService {
     return this.entities.linksOf(doc.tenant, 'source', doc.location);
   }
 
-  toBackendEntity(doc: EntityDoc, ends?: { source?: EntityDoc; target?: EntityDoc }): BackendEntity {
-    return {
-      id: doc.uid,
-      tenant: doc.tenant,
-      location: doc.location,
-      kind: doc.kind,
-      mixins: doc.mixins,
-      attributes: doc.attributes,
-      ...(ends?.source ? { source: { id: ends.source.uid, kind: ends.source.kind, ref: ends.source.ref } } : {}),
-      ...(ends?.target ? { target: { id: ends.target.uid, kind: ends.target.kind, ref: ends.target.ref } } : {}),
-      ...(doc.ref !== undefined ? { ref: doc.ref } : {}),
-    };
-  }
-
-  private async backendEntity(doc: EntityDoc): Promise<BackendEntity> {
-    if (doc.source === undefined) return this.toBackendEntity(doc);
-    const source = await this.entities.get(doc.tenant, doc.source);
-    const target = doc.target?.startsWith('/') ? await this.entities.get(doc.tenant, doc.target) : undefined;
-    return this.toBackendEntity(doc, { source, target });
+  private backendEntity(doc: EntityDoc): Promise<BackendEntity> {
+    return backendEntity(this.entities, doc);
   }
 
   // --- creating ------------------------------------------------------------------------------------
@@ -238,7 +201,8 @@ export class OcciService {
 
   /**
    * Inserts one document as `creating`, asks its backend, then stores what the backend made (its ref, so
-   * recovery can find the platform object) and, with `ready`, marks it ready. Undoes itself on failure.
+   * recovery can find the platform object) and, with `ready`, marks it ready. Undoes itself on failure,
+   * what the backend made included when the store write after it fails (EntityDeletion.undoCreate).
    */
   private async realise(doc: EntityDoc, opts: { createOnly?: boolean; ready: boolean }): Promise<EntityDoc> {
     // A fresh urn:uuid cannot clash: only a client-chosen id needs the (view-indexing, slow) lookup.
@@ -253,9 +217,10 @@ export class OcciService {
       if (e instanceof Conflict && opts.createOnly) throw new PreconditionFailed(`${doc.location} exists (If-None-Match: *)`);
       throw e;
     }
+    let realised: Realised | undefined;
     try {
       const backend = this.backends.get(doc.provider);
-      const realised = await backend.create(await this.backendEntity(stored));
+      realised = await backend.create(await this.backendEntity(stored));
       stored = await this.entities.update({
         ...stored,
         attributes: { ...stored.attributes, ...realised.attributes },
@@ -264,30 +229,26 @@ export class OcciService {
       });
       return stored;
     } catch (e) {
-      await this.entities.remove(stored).catch(() => undefined);
+      await this.deletion.undoCreate(stored, realised);
+      // Only the system changes a `creating` document (a DELETE, recovery): the client asked for no revision.
+      if (e instanceof PreconditionFailed) throw new Conflict(`${doc.location} was changed or deleted while it was being created`);
       throw e;
     }
   }
 
   // --- updating ------------------------------------------------------------------------------------
 
-  private checkRevision(doc: EntityDoc, opts: WriteOptions): void {
-    if (opts.ifMatch !== undefined && opts.ifMatch !== '*' && opts.ifMatch.replace(/^W\//, '').replace(/"/g, '') !== doc._rev) {
-      throw new PreconditionFailed(`${doc.location} is at revision ${doc._rev}, not ${opts.ifMatch}`);
-    }
-  }
-
   /**
    * POST to an entity: adds the mixins named (a new template replaces the old one of its family) and
    * changes the attributes given. Inline links in a resource's request are created.
    */
   async update(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
-    return this.serially(tenant, location, () => this.updateNow(tenant, location, req, opts));
+    return this.queues.serially(tenant, location, () => this.updateNow(tenant, location, req, opts));
   }
 
   private async updateNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
     const doc = await this.get(tenant, location);
-    this.checkRevision(doc, opts);
+    checkRevision(doc, opts);
     const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
     if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
     const next = this.withMixins(doc, mixins, 'add');
@@ -301,12 +262,12 @@ export class OcciService {
 
   /** PUT to an existing entity: full replacement of mixins and mutable attributes; links stay. */
   async replace(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
-    return this.serially(tenant, location, () => this.replaceNow(tenant, location, req, opts));
+    return this.queues.serially(tenant, location, () => this.replaceNow(tenant, location, req, opts));
   }
 
   private async replaceNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
     const doc = await this.get(tenant, location);
-    this.checkRevision(doc, opts);
+    checkRevision(doc, opts);
     if (req.links.length) throw new BadRequest('a full update (PUT) leaves links intact; send links to the link kind\'s location or with POST');
     const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
     if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
@@ -342,7 +303,8 @@ export class OcciService {
    * `full`: mutable attributes not given are reset to their defaults (PUT).
    */
   async applyChange(doc: EntityDoc, next: EntityDoc, given: Attributes, full: boolean): Promise<EntityDoc> {
-    this.requireManager(doc.kind, 'change');
+    requireManager(this.index, doc.kind, 'change');
+    requireSettled(doc, 'change');
     const defs = this.index.attributeDefs(next.kind, next.mixins, next.tenant);
     const checked = checkAttributes(given, { defs, current: doc.attributes });
     const attributes: Attributes = {};
@@ -386,151 +348,42 @@ export class OcciService {
     return stored;
   }
 
-  // --- deleting ------------------------------------------------------------------------------------
+  // --- deleting (entity-deletion.ts) and actions (entity-actions.ts) ----------------------------------
 
-  /** DELETE an entity: a resource's links (outgoing and incoming) go first. */
-  async delete(tenant: string, location: string, opts: WriteOptions = {}): Promise<void> {
-    return this.serially(tenant, location, async () => {
-      const doc = await this.get(tenant, location);
-      this.checkRevision(doc, opts);
-      await this.destroy(doc);
-    });
+  delete(tenant: string, location: string, opts: WriteOptions = {}): Promise<void> {
+    return this.deletion.delete(tenant, location, opts);
   }
 
-  /**
-   * One member of a collection DELETE: in the entity's queue like a single DELETE, re-read there (gone
-   * already is success: false), then destroyed. Never races a write to the same entity in this process.
-   */
-  async deleteMember(tenant: string, location: string): Promise<boolean> {
-    return this.serially(tenant, location, async () => {
-      const fresh = await this.entities.get(tenant, location);
-      if (!fresh) return false;
-      await this.destroy(fresh);
-      return true;
-    });
+  deleteMember(tenant: string, location: string): Promise<boolean> {
+    return this.deletion.deleteMember(tenant, location);
   }
 
-  /** What `destroy` would refuse before touching anything (a kind only global admins manage): checked first by collection DELETEs. */
   checkDeletable(doc: EntityDoc): void {
-    this.requireManager(doc.kind, 'delete');
+    this.deletion.checkDeletable(doc);
   }
 
-  /** Removes an entity from its platform and the store; idempotent. */
-  async destroy(doc: EntityDoc): Promise<void> {
-    this.requireManager(doc.kind, 'delete');
-    if (doc.source === undefined) {
-      const links = [
-        ...(await this.entities.linksOf(doc.tenant, 'source', doc.location)),
-        ...(await this.entities.linksOf(doc.tenant, 'target', doc.location)),
-      ];
-      for (const l of links) await this.destroy(l);
-    }
-    // Mark first, so a crash between the backend call and the removal is finished at start-up.
-    let marked = doc;
-    if (doc.status !== 'deleting') {
-      const m = await this.entities.modify(doc.tenant, doc.location, (d) => ({ ...d, status: 'deleting' }));
-      if (!m) return;
-      marked = m;
-    }
-    try {
-      await this.backends.get(doc.provider).delete(await this.backendEntity(marked));
-    } catch (e) {
-      // A refusal (a docker node that still holds reservations: 409) leaves the entity as it was; only an
-      // outage (5xx) leaves it marked, for the recovery pass to finish.
-      if (e instanceof OcciError && e.status < 500) {
-        await this.entities.modify(doc.tenant, doc.location, (d) => (d.status === 'deleting' ? { ...d, status: 'ready' } : undefined)).catch(() => undefined);
-      }
-      throw e;
-    }
-    // The platform side is gone: remove the document whatever revision a concurrent server-side change
-    // (an action's report, a link re-realised) gave it meanwhile; a stale revision was a 412 after the
-    // entity was already deleted from its platform.
-    for (let attempt = 1; ; attempt++) {
-      const fresh = await this.entities.get(doc.tenant, doc.location);
-      if (!fresh || fresh.uid !== doc.uid) return;
-      try {
-        await this.entities.remove(fresh);
-        return;
-      } catch (e) {
-        if (!(e instanceof PreconditionFailed) || attempt >= 5) throw e;
-      }
-    }
+  destroy(doc: EntityDoc): Promise<void> {
+    return this.deletion.destroy(doc);
   }
 
-  // --- actions -------------------------------------------------------------------------------------
-
-  /** The action of `term` defined for this entity (kind chain and mixins), checked against the body. */
-  resolveAction(doc: EntityDoc, term: string, req: ActionRequest): TypeId {
-    const available = this.index.actions(doc.kind, doc.mixins, doc.tenant);
-    const matches = available.filter((a) => splitTypeId(a).term === term);
-    if (req.action && !matches.includes(req.action)) {
-      if (splitTypeId(req.action).term !== term) throw new BadRequest(`the query names action ${term} but the body names ${req.action}`);
-      throw new BadRequest(`action ${req.action} is not defined for ${doc.kind}`);
-    }
-    if (matches.length === 0) throw new BadRequest(`no action ${JSON.stringify(term)} for ${doc.location} (available: ${available.map((a) => splitTypeId(a).term).join(', ') || 'none'})`);
-    if (matches.length > 1 && !req.action) throw new Conflict(`action ${term} is ambiguous (${matches.join(', ')}); name it with its scheme in a Category`);
-    return req.action ?? matches[0]!;
+  action(tenant: string, location: string, term: string, req: ActionRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    return this.actions.action(tenant, location, term, req, opts);
   }
 
-  /** Validates action parameters against the action's attribute definitions. */
+  perform(doc: EntityDoc, action: TypeId, params: Attributes): Promise<EntityDoc> {
+    return this.actions.perform(doc, action, params);
+  }
+
   checkParams(action: TypeId, params: Attributes): Attributes {
-    const def = this.index.action(action);
-    const defs = def?.attributes ?? {};
-    const out: Attributes = {};
-    for (const [name, value] of Object.entries(params)) {
-      const d = Object.hasOwn(defs, name) ? defs[name] : undefined;
-      if (!d) throw new BadRequest(`action ${action} has no parameter ${name}${Object.keys(defs).length ? ` (parameters: ${Object.keys(defs).join(', ')})` : ''}`);
-      out[name] = coerceAttribute(name, value, d);
-    }
-    for (const [name, d] of Object.entries(defs)) {
-      if (out[name] === undefined && d.default !== undefined) out[name] = d.default;
-      if (out[name] === undefined && d.required) throw new BadRequest(`action ${action} needs parameter ${name}`);
-    }
-    return out;
+    return this.actions.checkParams(action, params);
   }
 
-  /** The backend that performs `action` on `doc`, or 501 when its provider cannot. */
   actionBackend(doc: EntityDoc, action: TypeId): Backend {
-    const backend = this.backends.get(doc.provider);
-    // A backend that does not list the entity's kind only records it (dummy for admin-defined kinds): every action is recorded.
-    if (!backend.actions.includes(action) && backend.kinds.includes(doc.kind)) {
-      throw new NotImplemented(`provider ${doc.provider} cannot perform ${action}`);
-    }
-    return backend;
+    return this.actions.actionBackend(doc, action);
   }
 
-  /** Whether `action` would reach a backend that performs it (for rendering action links). */
   canPerform(doc: EntityDoc, action: TypeId): boolean {
-    try {
-      this.actionBackend(doc, action);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async action(tenant: string, location: string, term: string, req: ActionRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
-    return this.serially(tenant, location, async () => {
-      const doc = await this.get(tenant, location);
-      this.checkRevision(doc, opts);
-      const action = this.resolveAction(doc, term, req);
-      const params = this.checkParams(action, req.attributes);
-      return this.perform(doc, action, params);
-    });
-  }
-
-  async perform(doc: EntityDoc, action: TypeId, params: Attributes): Promise<EntityDoc> {
-    this.requireManager(doc.kind, 'act on');
-    const backend = this.actionBackend(doc, action);
-    const realised = await backend.action(await this.backendEntity(doc), action, params);
-    const updated = await this.entities.modify(doc.tenant, doc.location, (d) => ({
-      ...d,
-      attributes: { ...d.attributes, ...realised.attributes },
-      ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
-    }));
-    if (!updated) throw new NotFound(`${doc.location} was deleted during the action`);
-    if (realised.runtimeChanged) await this.rerealiseLinks(updated);
-    return updated;
+    return this.actions.canPerform(doc, action);
   }
 
   /** After a compute's runtime changed, its links are realised again (their backends adopt or rebuild). */
