@@ -9,7 +9,11 @@
  * Named waits (`clock.duration`): libvirtStopTimeout (graceful stop/restart before destroy/reset, 10 s),
  * libvirtReapGrace (age under which an unowned domain or volume of this instance is left alone at
  * start-up, 60 s), libvirtRequestTimeout (one virsh call, 60 s), libvirtInstallFetchTimeout (fetching an
- * install kernel and initrd, both, 300 s), ovsCommandTimeout (one ovs-vsctl call for VM interfaces, 10 s).
+ * install kernel and initrd, both, 300 s), ovsCommandTimeout (one ovs-vsctl call for VM interfaces, 10 s),
+ * libvirtRefreshPeriod (how often every compute's state is read again while running, 60 s; 0: never).
+ *
+ * While it runs, libvirt's lifecycle events keep each compute's state true (events.ts): a domain stopped,
+ * started or undefined outside occitan is reported through the context.
  *
  * A compute with the install mixin boots its installer (install.ts): direct kernel boot from a kernel and
  * initrd fetched into the pool (options installHosts, installMaxBytes), or network boot.
@@ -30,6 +34,7 @@ import { Disks, diskRefOf } from './disks';
 import { Interfaces, OvsPorts } from './interfaces';
 import { domainName, domainSpec } from './domain-xml';
 import { Domains } from './domains';
+import { BusyEntities, LifecycleWatcher } from './events';
 import { INSTALL_MIXIN, InstallFiles, installChange, installRequest } from './install';
 import { parseOptions } from './options';
 import type { LibvirtOptions } from './options';
@@ -55,12 +60,15 @@ interface Parts {
   interfaces: Interfaces;
   install: InstallFiles;
   type: 'kvm' | 'qemu';
+  watcher: LifecycleWatcher;
 }
 
 class LibvirtBackend implements Backend {
   readonly kinds: readonly TypeId[] = [COMPUTE, STORAGE, STORAGELINK, NETWORKINTERFACE];
   readonly actions: readonly TypeId[] = [...COMPUTE_ACTIONS, ...STORAGE_ACTIONS];
   private parts: Parts | undefined;
+  /** Entities occitan is working on: the event watcher leaves them to that request. */
+  private readonly busy = new BusyEntities();
 
   constructor(readonly name: string) {}
 
@@ -85,19 +93,30 @@ class LibvirtBackend implements Backend {
     });
     const disks = new Disks({ virsh, domains, volumes, instance: options.instance, isOffline: (v) => this.isOffline(ctx, v) });
     const interfaces = new Interfaces({ virsh, domains, ovs: new OvsPorts(ctx.clock.duration('ovsCommandTimeout', 10_000)), log: ctx.log });
-    await reconcile({ ctx, virsh, domains, volumes, disks, interfaces, instance: options.instance, graceMs: ctx.clock.duration('libvirtReapGrace', 60_000) });
+    // Events first, so that nothing that happens during the reconciliation goes unseen.
+    const watcher = new LifecycleWatcher({ ctx, virsh, domains, instance: options.instance, periodMs: ctx.clock.duration('libvirtRefreshPeriod', 60_000), busy: this.busy });
+    watcher.open();
+    try {
+      await reconcile({ ctx, virsh, domains, volumes, disks, interfaces, instance: options.instance, graceMs: ctx.clock.duration('libvirtReapGrace', 60_000) });
+    } catch (e) {
+      await watcher.stop();
+      throw e;
+    }
     const install = new InstallFiles({
       virsh, pool: options.pool, instance: options.instance,
       limits: { hosts: options.installHosts, maxBytes: options.installMaxBytes },
       fetchTimeoutMs: ctx.clock.duration('libvirtInstallFetchTimeout', 300_000),
       log: (msg, extra) => ctx.log.error(msg, extra),
     });
-    this.parts = { ctx, options, virsh, domains, volumes, disks, interfaces, install, type };
+    this.parts = { ctx, options, virsh, domains, volumes, disks, interfaces, install, type, watcher };
+    watcher.startPeriodic();
     ctx.log.info(`libvirt provider ${this.name} ready`, { uri: options.uri, pool: options.pool, instance: options.instance, domainType: type });
   }
 
   async close(): Promise<void> {
+    const p = this.parts;
     this.parts = undefined;
+    await p?.watcher.stop();
   }
 
   private need(): Parts {
@@ -125,6 +144,10 @@ class LibvirtBackend implements Backend {
   // --- the interface ------------------------------------------------------------------------------
 
   async create(entity: BackendEntity): Promise<Realised> {
+    return this.busy.run(entity.id, () => this.createEntity(entity));
+  }
+
+  private async createEntity(entity: BackendEntity): Promise<Realised> {
     const p = this.need();
     switch (entity.kind) {
       case COMPUTE:
@@ -161,6 +184,10 @@ class LibvirtBackend implements Backend {
   }
 
   async update(current: BackendEntity, change: Change): Promise<Realised> {
+    return this.busy.run(current.id, () => this.updateEntity(current, change));
+  }
+
+  private async updateEntity(current: BackendEntity, change: Change): Promise<Realised> {
     const p = this.need();
     // The entity as it is to be (the service already merged the change; a caller that did not is served too).
     const entity: BackendEntity = { ...current, attributes: { ...current.attributes, ...change.attributes } };
@@ -226,6 +253,10 @@ class LibvirtBackend implements Backend {
   }
 
   async delete(entity: BackendEntity): Promise<void> {
+    return this.busy.run(entity.id, () => this.deleteEntity(entity));
+  }
+
+  private async deleteEntity(entity: BackendEntity): Promise<void> {
     const p = this.need();
     switch (entity.kind) {
       case COMPUTE:
@@ -253,6 +284,10 @@ class LibvirtBackend implements Backend {
   }
 
   async action(entity: BackendEntity, action: TypeId, params: Attributes): Promise<Realised> {
+    return this.busy.run(entity.id, () => this.act(entity, action, params));
+  }
+
+  private async act(entity: BackendEntity, action: TypeId, params: Attributes): Promise<Realised> {
     const p = this.need();
     if (entity.kind === COMPUTE) {
       return performAction({ virsh: p.virsh, domains: p.domains, stopTimeoutMs: p.ctx.clock.duration('libvirtStopTimeout', 10_000) }, entity, action, params);

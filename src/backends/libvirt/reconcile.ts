@@ -134,12 +134,17 @@ export async function reconcile(d: ReconcileDeps): Promise<ReconcileResult> {
   return result;
 }
 
+/** What a compute whose domain was removed outside occitan says (here and while running, events.ts). */
+export function domainGoneMessage(virsh: Pick<Virsh, 'describe'>, e: BackendEntity): string {
+  return `its domain ${domainRefOf(e.ref)?.domain ?? domainName(e.id)} is gone from ${virsh.describe()} (removed outside occitan)`;
+}
+
 /** A compute's stored state from its domain; in error when the domain is gone (looked up again: it may be new). */
 async function reconcileCompute(d: ReconcileDeps, e: BackendEntity, listed: boolean, result: ReconcileResult): Promise<void> {
   const name = domainName(e.id);
   const live = listed || (await d.domains.owns(name, e.id)) === 'mine' ? await d.domains.live(name) : undefined;
   if (!live) {
-    const message = `its domain ${domainRefOf(e.ref)?.domain ?? name} is gone from ${d.virsh.describe()} (removed outside occitan)`;
+    const message = domainGoneMessage(d.virsh, e);
     if (e.attributes[ATTR.state] === 'error' && e.attributes[ATTR.message] === message) return;
     result.vanished.push(e.id);
     await d.ctx.report(e.id, { attributes: { [ATTR.state]: 'error', [ATTR.message]: message } });
