@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +64,23 @@ type ExpressPouchFactory = (opts: object) => ExpressPouchApp;
 
 const CREDENTIALS_FILE = 'couch-credentials.json';
 
+/** A leveldown (or memdown) factory, as the LevelDB adapters take it in their `db` option. */
+type LevelDown = ((location: string) => unknown) & { destroy?: (location: string, cb: (err?: unknown) => void) => void };
+
+/**
+ * The leveldown `adapter` would use, under a name of this store's own. pouchdb-adapter-leveldb-core keeps
+ * open databases in a module-level map keyed by the leveldown function's name, and closing any of them
+ * also closes every `-mrview-` (view index) database under that name: closing one store used to break
+ * the view queries of every other store in the process ("database is closed").
+ */
+function ownLevelDown(adapter: string, leveldown: string, storeId: string): LevelDown {
+  const base = createRequire(require.resolve(adapter))(leveldown) as LevelDown;
+  const own: LevelDown = (location) => base(location);
+  if (base.destroy) own.destroy = base.destroy.bind(base);
+  Object.defineProperty(own, 'name', { value: `${base.name}-${storeId}` });
+  return own;
+}
+
 // pouchdb-core is a module-level singleton: plugins are installed once and shared by every store.
 let pouchBase: PouchStatic | undefined;
 function basePouch(): PouchStatic {
@@ -85,6 +103,7 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Em
   if (!memory && !opts.dataDir) throw new Error('the embedded store needs a dataDir (or memory: true)');
   const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : undefined;
 
+  const storeId = randomBytes(6).toString('hex');
   let creds: Credentials;
   let pouchDefaults: object;
   let logPath: string;
@@ -92,12 +111,12 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Em
     const couchDir = path.join(dataDir, 'couch');
     await fs.mkdir(couchDir, { recursive: true, mode: 0o700 });
     creds = await loadOrCreateCredentials(dataDir, log);
-    pouchDefaults = { adapter: 'leveldb', prefix: couchDir + path.sep };
+    pouchDefaults = { adapter: 'leveldb', prefix: couchDir + path.sep, db: ownLevelDown('pouchdb-adapter-leveldb', 'leveldown', storeId) };
     logPath = path.join(dataDir, 'couch.log');
   } else {
     creds = newCredentials();
     // memdown keeps one global store per name: a random prefix keeps two in-process stores apart.
-    pouchDefaults = { adapter: 'memory', prefix: `mem-${randomBytes(6).toString('hex')}-` };
+    pouchDefaults = { adapter: 'memory', prefix: `mem-${storeId}-`, db: ownLevelDown('pouchdb-adapter-memory', 'memdown', storeId) };
     logPath = path.join(dataDir ?? os.tmpdir(), 'occitan-embedded-couch.log');
   }
 

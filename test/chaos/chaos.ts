@@ -21,7 +21,7 @@ import { SOCKET, requireDaemon as requireDocker } from '../backends/docker-obser
 import { cleanup as libvirtCleanup, requireDaemon as requireLibvirt } from '../backends/libvirt-observer';
 import { requireOvs, testBridge } from '../backends/ovs-observer';
 import { INFRA, clean, look, removeEverything, type Instances, type Look } from './platforms';
-import { occiCall, type OcciAnswer } from '../support/occi-call';
+import { field, occiCall, type OcciAnswer } from '../support/occi-call';
 import { prng } from '../support/prng';
 import { serveEnv } from '../support/occitan-process';
 import { compile, freePort, killProcess, startProcess, stopProcess, storeDocs, type Proc, type StoreDoc } from './processes';
@@ -225,9 +225,9 @@ export class Chaos {
       : op.verb === 'action' ? await this.call('POST', `${op.location}?action=${op.term}`) : await this.call('DELETE', op.location!);
     const a: Answer = { op, status: r.status };
     if (op.verb === 'create' && r.status === 201 && r.location) a.location = r.location;
-    if (op.verb === 'action' && r.status === 200) a.state = r.json?.attributes?.[stateAttr[op.ref]] as string;
+    if (op.verb === 'action' && r.status === 200) a.state = field(r.json, 'attributes', stateAttr[op.ref]) as string;
     // A refusal is fine (409: the state forbids the action; 404: deleted meanwhile) but is shown.
-    if (r.status >= 400) a.detail = `${op.verb} ${op.ref} ${op.location ?? ''} → ${r.status} ${String(r.json?.error ?? JSON.stringify(r.json)).slice(0, 200)}`;
+    if (r.status >= 400) a.detail = `${op.verb} ${op.ref} ${op.location ?? ''} → ${r.status} ${String(field(r.json, 'error') ?? JSON.stringify(r.json)).slice(0, 200)}`;
     return a;
   }
 

@@ -16,7 +16,7 @@
  * internal ids in the containers' labels).
  */
 import { compiledCli } from '../support/compiled-cli';
-import { occiCall as call } from '../support/occi-call';
+import { field, occiCall as call } from '../support/occi-call';
 import { OccitanChildren, freePort, killOccitan, serveEnv, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
 import { entityDocs } from '../support/store-docs';
 import { randomUUID } from 'node:crypto';
@@ -105,8 +105,8 @@ async function findings(base: string): Promise<Finding[]> {
       out.push({ location: d.location, problem: `GET answered ${got.status}` });
       continue;
     }
-    const state = got.json.attributes['occi.compute.state'] as string;
-    const message = got.json.attributes['occi.compute.state.message'] as string | undefined;
+    const state = field(got.json, 'attributes', 'occi.compute.state') as string;
+    const message = field(got.json, 'attributes', 'occi.compute.state.message') as string | undefined;
     const cs = byEntity.get(d.uid) ?? [];
     if (cs.length > 1) out.push({ location: d.location, problem: `${cs.length} containers` });
     if (cs.length === 0) {
@@ -117,7 +117,7 @@ async function findings(base: string): Promise<Finding[]> {
   }
   const node = await call(base, 'GET', '/nodes/local');
   const kept = all.filter((d) => d.status === 'ready').length;
-  const reserved = node.json?.attributes?.['occitan.docker.node.memory.reserved'];
+  const reserved = field(node.json, 'attributes', 'occitan.docker.node.memory.reserved');
   if (reserved !== kept * MEMORY_GIB) out.push({ location: '/nodes/local', problem: `reserved ${String(reserved)} GiB, the ${kept} computes hold ${kept * MEMORY_GIB}` });
   return out;
 }
@@ -215,7 +215,7 @@ test(`SIGKILL during ${CREATES} concurrent creates, then a restart: every labell
   const byEntity = new Map((await ourInspected()).map((c) => [c.Config.Labels?.['dev.occitan.entity'], c]));
   for (const d of await computeDocs()) {
     const got = await call(base, 'GET', d.location);
-    expect([d.location, byEntity.get(d.uid)?.State.Status, got.json.attributes['occi.compute.state']]).toEqual([d.location, 'running', 'active']);
+    expect([d.location, byEntity.get(d.uid)?.State.Status, field(got.json, 'attributes', 'occi.compute.state')]).toEqual([d.location, 'running', 'active']);
   }
   expect(byEntity.size).toBe(kept.length);
   process.stdout.write(`docker-crash: ${kept.length} computes kept after the restart\n`);
@@ -234,7 +234,7 @@ test('containers stopped, paused or removed while occitan was down show their st
   const proc = await serve('a3', { OCCITAN_TIMERS_RECOVERY_GRACE: '1500' });
   base = proc.announced;
   expect(await settle(proc)).toEqual([]);
-  const states = async (d: Doc): Promise<unknown> => (await call(base, 'GET', d.location)).json.attributes['occi.compute.state'];
+  const states = async (d: Doc): Promise<unknown> => field((await call(base, 'GET', d.location)).json, 'attributes', 'occi.compute.state');
   expect([await states(stopped!.doc), await states(paused!.doc), await states(removed!.doc)]).toEqual(['inactive', 'suspended', 'error']);
   // The rest still run and say so.
   for (const d of kept.slice(3)) expect([d.location, await states(d)]).toEqual([d.location, 'active']);

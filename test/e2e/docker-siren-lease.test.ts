@@ -12,7 +12,7 @@
  *    ends the lease: both containers go and the nodes' reservations are freed (bounded polls).
  */
 import { compiledCli } from '../support/compiled-cli';
-import { occiCall as call } from '../support/occi-call';
+import { field, occiCall as call } from '../support/occi-call';
 import { OccitanChildren, freePort, serveEnv, stopOccitan, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -81,7 +81,7 @@ async function ours(engine: Engine): Promise<Labelled[]> {
 async function reservedByNode(base: string): Promise<Record<string, unknown>> {
   const res = await call(base, 'GET', '/nodes/');
   expect(res.status).toBe(200);
-  return Object.fromEntries((res.json.resources as Array<{ id: string; attributes: Record<string, unknown> }>).map((r) => [r.id, r.attributes['occitan.docker.node.memory.reserved']]));
+  return Object.fromEntries((field(res.json, 'resources') as Array<{ id: string; attributes: Record<string, unknown> }>).map((r) => [r.id, r.attributes['occitan.docker.node.memory.reserved']]));
 }
 
 function provision(base: string, name: string) {
@@ -140,15 +140,15 @@ test('provision to two named nodes for 1 hour; a restart in between; the lease e
   let base = server.announced;
   const nodes = await call(base, 'GET', '/nodes/');
   expect(nodes.status).toBe(200);
-  const byId = Object.fromEntries((nodes.json.resources as Array<{ id: string; attributes: Record<string, unknown> }>).map((r) => [r.id, r.attributes]));
+  const byId = Object.fromEntries((field(nodes.json, 'resources') as Array<{ id: string; attributes: Record<string, unknown> }>).map((r) => [r.id, r.attributes]));
   expect(byId['edge1']).toMatchObject({ 'occitan.docker.node.memory.total': 0.25, 'occitan.docker.node.memory.reserved': 0, 'occitan.docker.node.location': 'residence', 'occitan.docker.node.state': 'up' });
   expect(byId['edge2']).toMatchObject({ 'occitan.docker.node.memory.total': 0.09375, 'occitan.docker.node.memory.reserved': 0, 'occitan.docker.node.location': 'lab', 'occitan.docker.node.state': 'up' });
 
   const made = await provision(base, 'siren');
   expect(made.status).toBe(201);
   const loc = new URL(made.headers.get('location')!).pathname;
-  expect(made.json.attributes).toMatchObject({ 'occitan.docker.scale': 2, 'occitan.docker.replicas': 2 });
-  const expires = Date.parse(made.json.attributes['occitan.lease.expires'] as string);
+  expect(field(made.json, 'attributes')).toMatchObject({ 'occitan.docker.scale': 2, 'occitan.docker.replicas': 2 });
+  const expires = Date.parse(field(made.json, 'attributes', 'occitan.lease.expires') as string);
   expect(Number.isFinite(expires)).toBe(true);
 
   // One replica per named node, labelled for the service and its index.
@@ -159,7 +159,7 @@ test('provision to two named nodes for 1 hour; a restart in between; the lease e
   expect(on1[0]!.labels).toMatchObject({ 'dev.occitan.instance': INSTANCE, 'dev.occitan.tenant': 'default', 'dev.occitan.replica': '0' });
   expect(on2[0]!.labels).toMatchObject({ 'dev.occitan.entity': serviceId, 'dev.occitan.instance': INSTANCE, 'dev.occitan.replica': '1' });
   const replica1 = await call(base, 'GET', `${loc}/replicas/1`);
-  expect(replica1.json.attributes).toMatchObject({ 'occitan.docker.replica.node': 'edge2', 'occi.compute.state': 'active' });
+  expect(field(replica1.json, 'attributes')).toMatchObject({ 'occitan.docker.replica.node': 'edge2', 'occi.compute.state': 'active' });
   await eventually('the nodes listing shows both holds', async () => JSON.stringify(await reservedByNode(base)) === JSON.stringify({ edge1: 0.0625, edge2: 0.0625 }), 30_000);
 
   // All or none: edge2 has 32 MiB left, so nothing of a second provision stays.
@@ -169,8 +169,8 @@ test('provision to two named nodes for 1 hour; a restart in between; the lease e
   expect((await ours(UNIX)).map((c) => c.id)).toEqual(on1.map((c) => c.id));
   expect((await ours(TLS)).map((c) => c.id)).toEqual(on2.map((c) => c.id));
   const services = await call(base, 'GET', '/services/');
-  expect((services.json.resources as Array<{ attributes: Record<string, unknown> }>).map((r) => r.attributes['occitan.docker.name'])).toEqual(['siren']);
-  expect((await call(base, 'GET', '/compute/')).json.resources ?? []).toHaveLength(2);
+  expect((field(services.json, 'resources') as Array<{ attributes: Record<string, unknown> }>).map((r) => r.attributes['occitan.docker.name'])).toEqual(['siren']);
+  expect((field((await call(base, 'GET', '/compute/')).json, 'resources') as unknown[] | undefined) ?? []).toHaveLength(2);
   await eventually('the refused provision holds nothing', async () => JSON.stringify(await reservedByNode(base)) === JSON.stringify({ edge1: 0.0625, edge2: 0.0625 }), 30_000);
 
   // A graceful restart while the lease runs: the containers outlive the first process.
@@ -182,7 +182,7 @@ test('provision to two named nodes for 1 hour; a restart in between; the lease e
 
   await eventually('the restarted server ends the lease: both containers go', async () => (await ours(UNIX)).length === 0 && (await ours(TLS)).length === 0);
   expect(Date.now()).toBeGreaterThanOrEqual(expires);
-  await eventually('the service and its replicas are gone', async () => (await call(base, 'GET', loc)).status === 404 && ((await call(base, 'GET', '/compute/')).json.resources ?? []).length === 0, 30_000);
+  await eventually('the service and its replicas are gone', async () => (await call(base, 'GET', loc)).status === 404 && ((field((await call(base, 'GET', '/compute/')).json, 'resources') as unknown[] | undefined) ?? []).length === 0, 30_000);
   await eventually('the nodes listing shows the reservations freed', async () => JSON.stringify(await reservedByNode(base)) === JSON.stringify({ edge1: 0, edge2: 0 }), 30_000);
   expect(await stop(server)).toBe(0);
 });

@@ -16,7 +16,7 @@
  * Platform names carry occitan's internal ids (uid): the test reads them from the store's documents.
  */
 import { compiledCli } from '../support/compiled-cli';
-import { occiCall as call } from '../support/occi-call';
+import { field, occiCall as call } from '../support/occi-call';
 import { OccitanChildren, freePort, serveEnv, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
 import { entityDocs } from '../support/store-docs';
 import { randomUUID } from 'node:crypto';
@@ -112,7 +112,7 @@ test('SIGKILL with 5 VM creates in flight, then a restart: no orphan domain or v
       if (s.status !== 201) return void failures.push(`${disk}: ${s.status} ${JSON.stringify(s.json)}`);
       const c = await call(base, 'PUT', vm, computeBody(disk));
       if (c.status !== 201) return void failures.push(`${vm}: ${c.status} ${JSON.stringify(c.json)}`);
-      if (!killed) acknowledged.set(vm, c.json.links?.[0]?.attributes?.['occi.storagelink.deviceid'] as string);
+      if (!killed) acknowledged.set(vm, field(c.json, 'links', 0, 'attributes', 'occi.storagelink.deviceid') as string);
     } catch {
       // The connection dies with the process.
     }
@@ -183,7 +183,7 @@ test('SIGKILL with 5 VM creates in flight, then a restart: no orphan domain or v
   for (const d of computes) {
     const got = await call(again, 'GET', d.location);
     expect([d.location, got.status]).toEqual([d.location, 200]);
-    const a = got.json.attributes as Record<string, unknown>;
+    const a = field(got.json, 'attributes') as Record<string, unknown>;
     const observed = await observedComputeState(domainOf(d.uid));
     if (observed === undefined) {
       expect([d.location, a['occi.compute.state'], typeof a['occi.compute.state.message']]).toEqual([d.location, 'error', 'string']);
@@ -192,12 +192,12 @@ test('SIGKILL with 5 VM creates in flight, then a restart: no orphan domain or v
       expect([d.location, a['occi.compute.state']]).toEqual([d.location, observed]);
     }
   }
-  expect((await call(again, 'GET', stoppedVm!)).json.attributes['occi.compute.state']).toBe('inactive');
+  expect(field((await call(again, 'GET', stoppedVm!)).json, 'attributes', 'occi.compute.state')).toBe('inactive');
   // Storages: the volume is there, and online.
   const volumes = new Set(await poolVolumes());
   for (const d of storages) {
     const got = await call(again, 'GET', d.location);
-    expect([d.location, got.status, volumes.has(volumeOf(d.uid, INSTANCE)), got.json.attributes['occi.storage.state']]).toEqual([d.location, 200, true, 'online']);
+    expect([d.location, got.status, volumes.has(volumeOf(d.uid, INSTANCE)), field(got.json, 'attributes', 'occi.storage.state')]).toEqual([d.location, 200, true, 'online']);
   }
   // Storagelinks: the disk is on its VM's domain (definition, and live while it runs) as the deviceid it reports.
   const byLocation = new Map(all.map((d) => [d.location, d]));

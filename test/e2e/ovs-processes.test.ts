@@ -11,7 +11,7 @@
  * them from the store's documents (the test's own store) to tie ports and veths to entities.
  */
 import { compiledCli } from '../support/compiled-cli';
-import { occiCall as call } from '../support/occi-call';
+import { field, occiCall as call } from '../support/occi-call';
 import { OccitanChildren, freePort, serveEnv, SERVE_READY } from '../support/occitan-process';
 import { entityDocs } from '../support/store-docs';
 import { randomUUID } from 'node:crypto';
@@ -121,7 +121,7 @@ beforeAll(async () => {
   expect(tpl.status).toBe(200);
   for (let i = 0; i < 2; i++) {
     const c = await call(a, 'POST', '/compute/', { kind: INFRA + 'compute', mixins: [TPL + 'busybox'], attributes: { 'occitan.docker.command': ['sleep', '3600'] } });
-    expect([c.status, c.json?.attributes?.['occitan.provider'], c.json?.attributes?.['occitan.docker.image']]).toEqual([201, 'docker', 'occitan/busybox:test']);
+    expect([c.status, field(c.json, 'attributes', 'occitan.provider'), field(c.json, 'attributes', 'occitan.docker.image')]).toEqual([201, 'docker', 'occitan/busybox:test']);
     computes.push(pathOf(c.headers));
   }
 }, 150_000);
@@ -141,7 +141,7 @@ async function makeNetwork(base: string, vlan: number, prefix: string): Promise<
   const n = await call(base, 'POST', '/network/', { kind: INFRA + 'network', mixins: [IPNETWORK, OVS_MIXIN], attributes: {
     'occi.network.vlan': vlan, 'occitan.ovs.bridge': BRIDGE, 'occi.network.address': `${prefix}.0/24`, 'occi.network.gateway': `${prefix}.1`, 'occi.network.allocation': 'dynamic',
   } });
-  expect([n.status, n.json?.attributes?.['occi.network.state']]).toEqual([201, 'active']);
+  expect([n.status, field(n.json, 'attributes', 'occi.network.state')]).toEqual([201, 'active']);
   const location = pathOf(n.headers);
   return { location, uid: (await docAt(location)).uid };
 }
@@ -152,7 +152,7 @@ test('two dynamic allocations at once, one through each process, get different a
   const netw = await makeNetwork(a, 61, '10.86.0');
   const [ra, rb] = await Promise.all([call(a, 'POST', '/networkinterface/', linkBody(computes[0]!, netw.location)), call(b, 'POST', '/networkinterface/', linkBody(computes[1]!, netw.location))]);
   expect([ra.status, rb.status]).toEqual([201, 201]);
-  const got = [ra.json.attributes, rb.json.attributes] as Array<Record<string, unknown>>;
+  const got = [field(ra.json, 'attributes'), field(rb.json, 'attributes')] as Array<Record<string, unknown>>;
   expect(got.map((x) => x['occi.networkinterface.address']).sort()).toEqual(['10.86.0.2', '10.86.0.3']);
   expect(got.map((x) => [x['occi.networkinterface.interface'], x['occi.networkinterface.gateway'], x['occi.networkinterface.state']])).toEqual([['eth0', '10.86.0.1', 'active'], ['eth0', '10.86.0.1', 'active']]);
 
@@ -172,7 +172,7 @@ test('two dynamic allocations at once, one through each process, get different a
   expect((await networkPorts(netw.uid)).map((p) => p.entity).sort()).toEqual([...uids].sort());
   // The other process reads what the first made.
   const seen = await call(b, 'GET', pathOf(ra.headers));
-  expect([seen.status, seen.json?.attributes?.['occi.networkinterface.address']]).toEqual([200, got[0]!['occi.networkinterface.address']]);
+  expect([seen.status, field(seen.json, 'attributes', 'occi.networkinterface.address')]).toEqual([200, got[0]!['occi.networkinterface.address']]);
 });
 
 test('SIGKILL mid-way through 10 creates, then a restart: no orphan port or veth, every link state matches its port', async () => {
@@ -182,7 +182,7 @@ test('SIGKILL mid-way through 10 creates, then a restart: no orphan port or veth
   const sends = Array.from({ length: 10 }, (_, i) =>
     call(i % 2 ? b : a, 'POST', '/networkinterface/', linkBody(computes[i % 2]!, netw.location))
       .then((r) => {
-        if (!killed && r.status === 201) acknowledged.set(pathOf(r.headers), r.json.attributes as Record<string, unknown>);
+        if (!killed && r.status === 201) acknowledged.set(pathOf(r.headers), field(r.json, 'attributes') as Record<string, unknown>);
       })
       .catch(() => undefined), // the connection dies with the process
   );
@@ -244,10 +244,10 @@ test('SIGKILL mid-way through 10 creates, then a restart: no orphan port or veth
     const got = await call(again, 'GET', d.location);
     expect(got.status).toBe(200);
     const [port] = await portsOf(d.uid);
-    const state = got.json.attributes['occi.networkinterface.state'];
+    const state = field(got.json, 'attributes', 'occi.networkinterface.state');
     expect([d.location, port?.tag, state]).toEqual([d.location, 62, port?.linkState === 'up' ? 'active' : 'inactive']);
     expect(state).toBe('active');
-    addresses.add(got.json.attributes['occi.networkinterface.address']);
+    addresses.add(field(got.json, 'attributes', 'occi.networkinterface.address'));
   }
   expect(addresses.size).toBe(kept.length);
   expect(kept.length).toBeGreaterThanOrEqual(ackAtKill);

@@ -10,7 +10,7 @@
  * leaves the project's own dist/ alone.
  */
 import { compiledCli } from '../support/compiled-cli';
-import { occiCall as call } from '../support/occi-call';
+import { field, occiCall as call } from '../support/occi-call';
 import { OccitanChildren, freePort, serveEnv, stopOccitan, SERVE_READY, type OccitanProcess as Proc } from '../support/occitan-process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -52,12 +52,12 @@ async function eventually(what: string, probe: () => Promise<boolean>): Promise<
   }
 }
 
-const terms = (list: Array<{ term: string; scheme: string }> | undefined): string[] => (list ?? []).map((c) => c.scheme + c.term);
+const terms = (list: unknown): string[] => ((list as Array<{ term: string; scheme: string }> | undefined) ?? []).map((c) => c.scheme + c.term);
 
 async function categories(base: string): Promise<{ kinds: string[]; mixins: string[] }> {
   const res = await call(base, 'GET', '/-/');
   expect(res.status).toBe(200);
-  return { kinds: terms(res.json.kinds), mixins: terms(res.json.mixins) };
+  return { kinds: terms(field(res.json, 'kinds')), mixins: terms(field(res.json, 'mixins')) };
 }
 
 let a: { proc: Proc; base: string };
@@ -93,12 +93,12 @@ afterAll(async () => {
 test('a user mixin created through A is served by B', async () => {
   const created = await call(a.base, 'POST', '/-/', { mixins: [{ term: 'tag', scheme: E2E, title: 'tagged in A', location: '/e2e-tag/' }] });
   expect(created.status).toBe(200);
-  expect(terms(created.json.mixins)).toEqual([E2E + 'tag']);
+  expect(terms(field(created.json, 'mixins'))).toEqual([E2E + 'tag']);
 
   await eventually('B lists the mixin in its query interface', async () => (await categories(b.base)).mixins.includes(E2E + 'tag'));
   const listed = await call(b.base, 'GET', '/-/?category=' + encodeURIComponent(E2E + 'tag'));
   expect(listed.status).toBe(200);
-  expect(listed.json.mixins).toEqual([{ term: 'tag', scheme: E2E, title: 'tagged in A', location: `${b.base}/e2e-tag/`, depends: [], applies: [], attributes: {}, actions: [] }]);
+  expect(field(listed.json, 'mixins')).toEqual([{ term: 'tag', scheme: E2E, title: 'tagged in A', location: `${b.base}/e2e-tag/`, depends: [], applies: [], attributes: {}, actions: [] }]);
   const collection = await call(b.base, 'GET', '/e2e-tag/', undefined, 'text/uri-list');
   expect(collection.status).toBe(200);
   expect(collection.headers.get('x-occi-total')).toBe('0');
@@ -112,16 +112,16 @@ test('an admin kind created through B appears in A, and A creates entities of it
     }],
   });
   expect(created.status).toBe(200);
-  expect(terms(created.json.kinds)).toEqual([E2E + 'orchestrator']);
+  expect(terms(field(created.json, 'kinds'))).toEqual([E2E + 'orchestrator']);
 
   await eventually('A lists the kind in its query interface', async () => (await categories(a.base)).kinds.includes(E2E + 'orchestrator'));
   const made = await call(a.base, 'PUT', '/orchestrator/o1', { kind: E2E + 'orchestrator', mixins: [E2E + 'tag'], attributes: { 'e2e.endpoint': 'http://127.0.0.1:1/' } });
   expect(made.status).toBe(201);
   const seen = await call(b.base, 'GET', '/orchestrator/o1');
   expect(seen.status).toBe(200);
-  expect(seen.json.kind).toBe(E2E + 'orchestrator');
-  expect(seen.json.mixins).toContain(E2E + 'tag');
-  expect(seen.json.attributes['e2e.endpoint']).toBe('http://127.0.0.1:1/');
+  expect(field(seen.json, 'kind')).toBe(E2E + 'orchestrator');
+  expect(field(seen.json, 'mixins')).toContain(E2E + 'tag');
+  expect(field(seen.json, 'attributes', 'e2e.endpoint')).toBe('http://127.0.0.1:1/');
 });
 
 test('after both servers stop, a new one still has the user mixin, the admin kind and the entity', async () => {
@@ -135,12 +135,12 @@ test('after both servers stop, a new one still has the user mixin, the admin kin
   expect(cats.mixins).toContain(E2E + 'tag');
   expect(cats.kinds).toContain(E2E + 'orchestrator');
   const kind = await call(again.base, 'GET', '/-/?category=' + encodeURIComponent(E2E + 'orchestrator'));
-  expect(kind.json.kinds).toEqual([{
+  expect(field(kind.json, 'kinds')).toEqual([{
     term: 'orchestrator', scheme: E2E, title: 'made in B', parent: 'http://schemas.ogf.org/occi/core#resource', location: `${again.base}/orchestrator/`,
     attributes: { 'e2e.endpoint': { type: 'string', mutable: true, required: false } }, actions: [],
   }]);
   const members = await call(again.base, 'GET', '/e2e-tag/', undefined, 'text/uri-list');
   expect(members.status).toBe(200);
   expect(members.headers.get('x-occi-total')).toBe('1');
-  expect((await call(again.base, 'GET', '/orchestrator/o1')).json.attributes['e2e.endpoint']).toBe('http://127.0.0.1:1/');
+  expect(field((await call(again.base, 'GET', '/orchestrator/o1')).json, 'attributes', 'e2e.endpoint')).toBe('http://127.0.0.1:1/');
 });

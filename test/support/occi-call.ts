@@ -9,11 +9,9 @@ export interface OcciAnswer {
   status: number;
   /**
    * The parsed body, or its text when it is not JSON (an error page must still show in a failed assertion),
-   * or undefined when empty. Loosely typed on purpose: the tests probe renderings structurally and assert
-   * the shapes they read.
+   * or undefined when empty. Callers read it through the accessors below, which fail on a different shape.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  json: any;
+  json: unknown;
   headers: Headers;
 }
 
@@ -32,4 +30,17 @@ export async function occiCall(base: string, method: string, url: string, body?:
     json = text;
   }
   return { status: res.status, json, headers: res.headers };
+}
+
+/**
+ * The value at `path` in a parsed body (object keys, array indexes), or undefined where the body has no
+ * such path (an error page, a different rendering): an assertion on it then fails with the value it got.
+ */
+export function field(json: unknown, ...path: Array<string | number>): unknown {
+  let cur = json;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[key];
+  }
+  return cur;
 }
