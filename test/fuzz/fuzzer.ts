@@ -42,6 +42,13 @@ export interface Tally {
   mediaType: number;
   unhandled: number;
   /**
+   * Cases whose bytes held a complete request occitan handled followed by bytes Node's parser refused (Node
+   * answered its own bare 400 and closed the connection while occitan's request ran on), or a second request
+   * pipelined behind the first. The client never saw that answer, so its writes are not a refusal's (not
+   * `lost`); counted apart, not failures.
+   */
+  unseen: number;
+  /**
    * 501s the project documents as its answer, not failures: a `User-Agent: … OCCI/x.y` newer than 1.2
    * (GFD.185), and an action the entity's provider does not implement (compute `save` on the dummy
    * provider, src/backends/dummy/machines.ts).
@@ -57,13 +64,13 @@ export interface Tally {
 export interface Fuzzer {
   fixtures: Fixtures;
   tally: Tally;
-  /** Runs `cases` generated cases from `seed`, one at a time. */
-  run(cases: number, seed: number, progress?: (done: number) => void): Promise<Tally>;
+  /** Runs `cases` generated cases from `seed`, one at a time; `replay` (fast-check's `path`) runs one failing case again. */
+  run(cases: number, seed: number, progress?: (done: number) => void, replay?: string): Promise<Tally>;
   close(): Promise<void>;
 }
 
 export function summaryLine(t: Tally, seed: number, ms: number): string {
-  return `fuzz: cases=${t.cases} 5xx=${t.fivexx} lost=${t.lost} hangs=${t.hangs} mediatype=${t.mediaType} unhandled=${t.unhandled} documented-501=${t.documented501} seed=${seed} seconds=${(ms / 1000).toFixed(1)}`;
+  return `fuzz: cases=${t.cases} 5xx=${t.fivexx} lost=${t.lost} hangs=${t.hangs} mediatype=${t.mediaType} unhandled=${t.unhandled} documented-501=${t.documented501} unseen=${t.unseen} seed=${seed} seconds=${(ms / 1000).toFixed(1)}`;
 }
 
 /** Writes a case on a new connection and reads until the server closes it (bounded). */
@@ -158,7 +165,24 @@ export async function startFuzzer(): Promise<Fuzzer> {
   const log: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string, f?: unknown) => void (errors.length < 20 && errors.push(`${m} ${JSON.stringify(f)}`)) };
   // Nothing but the cases writes: the lease sweep runs once at start, then not again for the run.
   const h: Harness = await startTokenHarness(tokens, { timers: { leaseSweep: 24 * 3600 * 1000 } }, { log });
-  const server = createHttpServer(h.config, h.occitan.app.callback());
+  // Requests occitan is handling, and how many it began for the current case: a case's bytes may hold a
+  // request followed by garbage Node refuses on its own (closing the socket while occitan's request runs on).
+  const handler = h.occitan.app.callback();
+  let inFlight = 0;
+  let begun = 0;
+  const server = createHttpServer(h.config, (req, res) => {
+    inFlight++;
+    begun++;
+    // Counted until koa's middleware has finished, not until the socket closes: Node destroys the socket
+    // on a parse error of trailing bytes while the handler runs on.
+    void Promise.resolve(handler(req, res)).finally(() => inFlight--);
+  });
+  /** Waits (bounded) until no request of an earlier case is still running, so its writes are not the next case's. */
+  const idle = async (): Promise<void> => {
+    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+    while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (inFlight > 0) throw new Error(`a request still runs ${REQUEST_TIMEOUT_MS} ms after its connection closed`);
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
 
@@ -185,7 +209,7 @@ export async function startFuzzer(): Promise<Fuzzer> {
   };
   await ensureFixtures();
 
-  const tally: Tally = { cases: 0, fivexx: 0, lost: 0, hangs: 0, mediaType: 0, unhandled: 0, documented501: 0, statuses: {}, examples: [], errors };
+  const tally: Tally = { cases: 0, fivexx: 0, lost: 0, hangs: 0, mediaType: 0, unhandled: 0, documented501: 0, unseen: 0, statuses: {}, examples: [], errors };
   const note = (what: string, c: FuzzCase): void => {
     if (tally.examples.length < 20) tally.examples.push(`${what}: ${describeCase(c)}`);
   };
@@ -198,15 +222,28 @@ export async function startFuzzer(): Promise<Fuzzer> {
   const check = async (c: FuzzCase): Promise<void> => {
     tally.cases++;
     let res: RawResponse;
+    begun = 0;
     try {
       res = await sendRaw(port, c);
+      await idle();
     } catch (e) {
       tally.hangs++;
       note(`no answer (${(e as Error).message})`, c);
+      await idle().catch(() => undefined);
       seq = await h.seq();
       return;
     }
     tally.statuses[res.status] = (tally.statuses[res.status] ?? 0) + 1;
+    const fromOccitan = (res.headers.get('server')?.[0] ?? '').startsWith('occitan/');
+    if ((!fromOccitan && begun > 0) || begun > 1) {
+      // Node's own refusal of trailing bytes after a request occitan handled (or a second, pipelined request
+      // in the bytes): an outcome, and writes, the client never saw. Those writes are legitimate; start the
+      // next case from them.
+      tally.unseen++;
+      await ensureFixtures();
+      seq = await h.seq();
+      return;
+    }
     const after = await h.seq();
     if (res.status === 501 && (asksNewerOcci(c) || /cannot perform|does not implement/.test(res.body))) {
       tally.documented501++;
@@ -218,7 +255,6 @@ export async function startFuzzer(): Promise<Fuzzer> {
       const changes = await h.occitan.db.changes({ since: seq });
       note(`HTTP ${res.status} (${res.body.trim().slice(0, 200)}) changed the store (seq ${seq} → ${after}: ${changes.results.map((r) => r.id).join(', ')})`, c);
     }
-    const fromOccitan = (res.headers.get('server')?.[0] ?? '').startsWith('occitan/');
     const acceptHeader = c.headers.filter(([n]) => n.toLowerCase() === 'accept');
     const expected = expectedMediaType(acceptHeader.length === 1 ? acceptHeader[0]![1] : acceptHeader.length === 0 ? undefined : '(several)');
     const pathOnly = c.target.split('?')[0]!;
@@ -237,7 +273,7 @@ export async function startFuzzer(): Promise<Fuzzer> {
   return {
     fixtures,
     tally,
-    async run(cases, seed, progress) {
+    async run(cases, seed, progress, replay) {
       process.on('unhandledRejection', onUnhandled);
       try {
         await fc.assert(
@@ -246,7 +282,7 @@ export async function startFuzzer(): Promise<Fuzzer> {
             if (progress && tally.cases % 1000 === 0) progress(tally.cases);
             return true;
           }),
-          { seed, numRuns: cases, endOnFailure: true },
+          { seed, numRuns: cases, endOnFailure: true, ...(replay !== undefined ? { path: replay } : {}) },
         );
       } finally {
         process.off('unhandledRejection', onUnhandled);

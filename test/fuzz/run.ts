@@ -1,6 +1,7 @@
 /**
  * `npm run fuzz`: the full fuzz run (issue 8, Deliver 1). Cases and seed from argv (`--cases N --seed S`)
- * or the environment (FUZZ_CASES, FUZZ_SEED); 20 000 cases from seed 8 by default. Ends with one summary
+ * or the environment (FUZZ_CASES, FUZZ_SEED); 20 000 cases from seed 8 by default. `--replay PATH` (FUZZ_REPLAY)
+ * runs again the case fast-check reported as `path` after a failure. Ends with one summary
  * line (`fuzz: cases=… 5xx=… lost=… …`) and exits 1 when any property failed.
  */
 import { startFuzzer, summaryLine } from './fuzzer';
@@ -20,7 +21,9 @@ async function main(): Promise<void> {
   const fuzzer = await startFuzzer();
   let tally;
   try {
-    tally = await fuzzer.run(cases, seed, (done) => process.stderr.write(`fuzz: ${done}/${cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s\n`));
+    const replayAt = process.argv.indexOf('--replay');
+    const replay = replayAt >= 0 ? process.argv[replayAt + 1] : process.env.FUZZ_REPLAY || undefined;
+    tally = await fuzzer.run(cases, seed, (done) => process.stderr.write(`fuzz: ${done}/${cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s\n`), replay);
   } finally {
     await fuzzer.close();
   }
@@ -33,6 +36,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`fuzz: ${e instanceof Error ? e.stack : String(e)}\n`);
+  // fast-check's report holds the whole counterexample; what the check threw is its `cause`.
+  const cause = e instanceof Error && e.cause !== undefined ? e.cause : undefined;
+  if (cause !== undefined) process.stderr.write(`fuzz: the check threw: ${cause instanceof Error ? cause.stack : String(cause)}\n`);
+  process.stderr.write(`fuzz: ${e instanceof Error ? (e.stack ?? '').slice(0, 4000) : String(e)}\n`);
   process.exitCode = 1;
 });
