@@ -5,8 +5,8 @@
  */
 import type { Context } from 'koa';
 import { BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, PreconditionFailed } from '../errors';
-import type { EntityView, Kind, Mixin } from '../model/types';
-import { createEntityStream } from '../rendering/occi-json';
+import { LINK_KIND, type EntityView, type Kind, type Mixin } from '../model/types';
+import { createEntityStream, type EntityCollectionKey } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections, EntityFilter, Listing, PageRequest } from '../service/collections';
 import { filterFromRequests } from '../service/collections';
@@ -14,7 +14,8 @@ import { entityView, type Viewer } from '../service/entity-views';
 import type { OcciService } from '../service/occi-service';
 import type { EntityDoc } from '../store/entity-store';
 import { callerOf } from './caller';
-import { requireListing } from './negotiate';
+import { checkPutLinks, entitiesToCreate } from './create-request';
+import { nonListingRenderer } from './negotiate';
 import type { RequestContext } from './request';
 import { send, stream } from './respond';
 
@@ -76,8 +77,11 @@ function filterOf(ctx: Context, r: RequestContext): EntityFilter {
   return f;
 }
 
-/** Renders a listing: locations in text renderings (streamed where the body carries them), full entities in JSON. */
-async function sendListing(ctx: Context, deps: RouteDeps, r: RequestContext, listing: Listing, page?: PageRequest): Promise<void> {
+/**
+ * Renders a listing: locations in text renderings (streamed where the body carries them), full entities in
+ * JSON. `emptyAs`: the JSON key of an empty listing, `links` for a link kind's (GFD.226 link_collection).
+ */
+async function sendListing(ctx: Context, deps: RouteDeps, r: RequestContext, listing: Listing, page?: PageRequest, emptyAs: EntityCollectionKey = 'resources'): Promise<void> {
   const extra: Record<string, string> = { 'X-OCCI-Total': String(listing.total) };
   if (page) {
     const url = (p: number): string => {
@@ -92,7 +96,7 @@ async function sendListing(ctx: Context, deps: RouteDeps, r: RequestContext, lis
   if (json) {
     const views = withLinks(deps, r, listing.tenant ?? callerOf(ctx).tenant, listing.docs, viewerOf(ctx));
     // One stream per request: it keeps links apart from resources in a mixed listing.
-    return stream(ctx, 200, r.renderer, createEntityStream(), views, extra);
+    return stream(ctx, 200, r.renderer, createEntityStream(emptyAs), views, extra);
   }
   if (r.renderer.locationStream) {
     return stream(ctx, 200, r.renderer, r.renderer.locationStream, locations(listing.docs, r), extra);
@@ -166,12 +170,13 @@ async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: st
   switch (ctx.method) {
     case 'GET':
     case 'HEAD': {
-      requireListing(r.renderer, 'an entity');
+      // The lookup first: a missing entity is a 404 whatever the rendering.
       const doc = await service.get(tenant, path);
+      r.renderer = await nonListingRenderer(ctx, r.choices, 'an entity');
       return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
     }
     case 'POST': {
-      requireListing(r.renderer, 'an entity');
+      r.renderer = await nonListingRenderer(ctx, r.choices, 'an entity', () => service.get(tenant, path));
       if (typeof action === 'string') {
         const doc = await service.action(tenant, path, action, r.parser.parseAction(r.input), { ifMatch: ifMatch(ctx) });
         return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
@@ -182,13 +187,14 @@ async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: st
       return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
     }
     case 'PUT': {
-      requireListing(r.renderer, 'an entity');
+      r.renderer = await nonListingRenderer(ctx, r.choices, 'an entity');
       const [req, ...more] = r.parser.parseEntities(r.input);
       if (!req || more.length) throw new BadRequest('PUT describes exactly one entity');
       const createOnly = ctx.get('If-None-Match').trim() === '*';
       const existing = await service.find(tenant, path);
       if (existing && createOnly) throw new PreconditionFailed(`${path} exists (If-None-Match: *)`);
       if (existing) {
+        checkPutLinks(ctx, req);
         const doc = await service.replace(tenant, path, req, { ifMatch: ifMatch(ctx) });
         return send(ctx, 200, r.renderer, r.renderer.renderEntity(await viewOf(deps, r, doc, viewerOf(ctx))), { ETag: etag(doc) });
       }
@@ -236,16 +242,16 @@ async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, 
       const page = pageOf(ctx);
       // A shared kind (the docker node pool) lists the shared tenant's entities to every caller.
       const from = service.collectionTenant(tenant, kind);
-      return sendListing(ctx, deps, r, { ...(await collections.list(from, kind, filterOf(ctx, r), page)), tenant: from }, page);
+      const emptyAs = service.index.isKindOf(kind.scheme + kind.term, LINK_KIND) ? 'links' : 'resources';
+      return sendListing(ctx, deps, r, { ...(await collections.list(from, kind, filterOf(ctx, r), page)), tenant: from }, page, emptyAs);
     }
     case 'POST': {
       if (typeof action === 'string') {
         await collections.action(tenant, kind, action, r.parser.parseAction(r.input));
         return send(ctx, 200, r.renderer, r.renderer.renderOk());
       }
-      requireListing(r.renderer, 'the created entity');
-      const reqs = r.parser.parseEntities(r.input);
-      if (reqs.length === 0) throw new BadRequest(`nothing to create: describe at least one ${kind.term}`);
+      r.renderer = await nonListingRenderer(ctx, r.choices, 'the created entity');
+      const reqs = entitiesToCreate(ctx, r, kind);
       const items = reqs.map((req) => {
         const resource = service.prepare(tenant, req, { collection: kind });
         const links = resource.source === undefined ? service.prepareLinks(tenant, resource, req.links) : [];

@@ -6,13 +6,13 @@ import type { Context } from 'koa';
 import { filterByQuery, filterCategories, idOf } from '../category-manager/definitions';
 import { BadRequest, Forbidden, MethodNotAllowed, NotFound } from '../errors';
 import type { Category, CategoryCollection, CategoryDefinition, Kind, Mixin } from '../model/types';
-import type { Rendered, Renderer } from '../rendering/rendering';
+import type { Rendered } from '../rendering/rendering';
 import { parseProviderUpdate } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections } from '../service/collections';
 import type { OcciService } from '../service/occi-service';
 import { callerOf, isAdmin, requireAdmin } from './caller';
-import { requireListing } from './negotiate';
+import { nonListingRenderer } from './negotiate';
 import type { RequestContext } from './request';
 import { send } from './respond';
 
@@ -53,10 +53,10 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
   const caller = callerOf(ctx);
   const tenant = caller.tenant;
   const manager = service.categories;
-  const renderer: Renderer = r.renderer;
   switch (ctx.method) {
     case 'GET':
     case 'HEAD': {
+      const renderer = await nonListingRenderer(ctx, r.choices, 'categories');
       let listing = manager.list(tenant);
       const q = ctx.query.category;
       const narrowed = typeof q === 'string' && q !== '';
@@ -83,7 +83,7 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
       return;
     }
     case 'POST': {
-      requireListing(renderer, 'categories');
+      const renderer = await nonListingRenderer(ctx, r.choices, 'categories');
       const defs = r.parser.parseCategories(r.input);
       const provider = defs.some((d) => d.class === 'kind' || d.class === 'action') || ctx.query.scope === 'provider';
       let created: Category[];
@@ -98,7 +98,7 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
     }
     case 'PUT': {
       requireAdmin(caller, 'updating categories and the provider table');
-      requireListing(renderer, 'categories');
+      const renderer = await nonListingRenderer(ctx, r.choices, 'categories');
       if (isProviderUpdate(r)) {
         const table = await service.backends.updateProviders(parseProviderUpdate(r.input));
         ctx.status = 200;
@@ -132,7 +132,7 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
           if (m) await collections.disassociate(tenant, m, []);
         });
       }
-      send(ctx, 200, renderer, renderer.renderOk());
+      send(ctx, 200, r.renderer, r.renderer.renderOk());
       return;
     }
     default:

@@ -5,10 +5,13 @@
 import type { Context } from 'koa';
 import type { Parser, Renderer, RequestInput } from '../rendering/rendering';
 import { readBody } from './body';
-import { chooseParser, chooseRenderer } from './negotiate';
+import { chooseParser, negotiate, type Choice } from './negotiate';
 
 export interface RequestContext {
+  /** The client's best choice; a route whose answer uri-list cannot carry replaces it (`nonListingRenderer`). */
   renderer: Renderer;
+  /** Every acceptable media type, best first. */
+  choices: readonly Choice[];
   parser: Parser;
   body: string;
   input: RequestInput;
@@ -17,12 +20,14 @@ export interface RequestContext {
 }
 
 export async function requestContext(ctx: Context, opts: { bodyBytes: number; baseUrl: string }): Promise<RequestContext> {
-  const renderer = chooseRenderer(ctx);
+  const choices = negotiate(ctx);
+  const renderer = choices[0]!.renderer;
   const body = await readBody(ctx, opts.bodyBytes);
   const parser = chooseParser(ctx, body);
   const base = opts.baseUrl || `${ctx.protocol}://${ctx.host}`;
   return {
     renderer,
+    choices,
     parser,
     body,
     input: { headers: ctx.headers, body },

@@ -7,6 +7,13 @@
  *   top-level `id`, `title`, `summary`, `source`, `target` come from those occi.core.* attributes.
  *   `id` falls back to the location when occi.core.id is missing; a link's source location falls back
  *   to the resource it is rendered in. No `location` member (GFD.226's schema forbids it).
+ * - Empty arrays are omitted (`actions`, `depends`, `applies`, `mixins`, `links`, and the `kinds`/
+ *   `mixins`/`actions` of GET /-/): GFD.226 makes them 0..1, and rOCCI-core's validator (rOCCI 5
+ *   clients) has `minItems: 1` on every array. `attributes` stays, even `{}` (rOCCI-core requires it).
+ * - Entity collections: `{"resources":[…]}` for resources, `{"links":[…]}` for links (GFD.226's
+ *   resource_collection / link_collection, both additionalProperties false); a mixed collection
+ *   (a mixin's, `/`) carries only its non-empty keys; an empty one `{"resources":[]}` unless the caller
+ *   says it is a link kind's (`{"links":[]}`) — the one member the specific definition requires.
  * - Listings of locations: pyOCNI's `{"X-OCCI-Location":[…]}`; 201 bodies: pyOCNI's `{"Location":[…]}`;
  *   errors: rOCCI-server's `{"status":…,"error":…}`; plain success: `{}`.
  */
@@ -41,6 +48,11 @@ export function attributeDescription(d: AttributeDef): JsonObject {
   return o;
 }
 
+/** Sets `o[key]` to a copy of `items` unless it is empty (see the header: empty arrays are omitted). */
+function putArray(o: JsonObject, key: string, items: readonly string[]): void {
+  if (items.length > 0) o[key] = [...items];
+}
+
 function attributeDescriptions(defs: AttributeDefs): JsonObject {
   return Object.fromEntries(Object.entries(defs).map(([name, d]) => [name, attributeDescription(d)]));
 }
@@ -50,7 +62,7 @@ export function kindObject(k: Kind): JsonObject {
   if (k.title !== undefined) o.title = k.title;
   if (k.parent !== undefined) o.parent = k.parent;
   o.attributes = attributeDescriptions(k.attributes);
-  o.actions = [...k.actions];
+  putArray(o, 'actions', k.actions);
   if (k.location !== undefined) o.location = k.location;
   return o;
 }
@@ -58,10 +70,10 @@ export function kindObject(k: Kind): JsonObject {
 export function mixinObject(m: Mixin): JsonObject {
   const o: JsonObject = { term: m.term, scheme: m.scheme };
   if (m.title !== undefined) o.title = m.title;
-  o.depends = [...m.depends];
-  o.applies = [...m.applies];
+  putArray(o, 'depends', m.depends);
+  putArray(o, 'applies', m.applies);
   o.attributes = attributeDescriptions(m.attributes);
-  o.actions = [...m.actions];
+  putArray(o, 'actions', m.actions);
   o.location = m.location;
   return o;
 }
@@ -74,13 +86,11 @@ export function actionObject(a: Action): JsonObject {
 }
 
 export function renderCategories(c: CategoryCollection): Rendered {
-  return rendered(
-    JSON.stringify({
-      kinds: c.kinds.map(kindObject),
-      mixins: c.mixins.map(mixinObject),
-      actions: c.actions.map(actionObject),
-    }),
-  );
+  const o: JsonObject = {};
+  if (c.kinds.length > 0) o.kinds = c.kinds.map(kindObject);
+  if (c.mixins.length > 0) o.mixins = c.mixins.map(mixinObject);
+  if (c.actions.length > 0) o.actions = c.actions.map(actionObject);
+  return rendered(JSON.stringify(o));
 }
 
 // ------------------------------------------------------------------------------------------------ entities
@@ -96,13 +106,11 @@ function stringAttr(a: Attributes, name: string): string | undefined {
 
 function commonMembers(v: EntityView): JsonObject {
   const a = v.attributes;
-  const o: JsonObject = {
-    kind: v.kind,
-    mixins: [...v.mixins],
-    attributes: { ...a },
-    actions: v.actions.map((l) => l.action),
-    id: stringAttr(a, CORE_ATTR.id) ?? v.location,
-  };
+  const o: JsonObject = { kind: v.kind };
+  putArray(o, 'mixins', v.mixins);
+  o.attributes = { ...a };
+  putArray(o, 'actions', v.actions.map((l) => l.action));
+  o.id = stringAttr(a, CORE_ATTR.id) ?? v.location;
   const title = stringAttr(a, CORE_ATTR.title);
   if (title !== undefined) o.title = title;
   return o;
@@ -112,7 +120,8 @@ export function resourceObject(v: EntityView): JsonObject {
   const o = commonMembers(v);
   const summary = stringAttr(v.attributes, CORE_ATTR.summary);
   if (summary !== undefined) o.summary = summary;
-  o.links = (v.links ?? []).map((l) => linkObject(l, v.location));
+  const links = v.links ?? [];
+  if (links.length > 0) o.links = links.map((l) => linkObject(l, v.location));
   return o;
 }
 
@@ -137,11 +146,14 @@ export function renderEntity(v: EntityView): Rendered {
   return rendered(JSON.stringify(entityObject(v)));
 }
 
-/** `{"resources":[…]}`, plus `"links":[…]` when any view is a link (one with occi.core.source). */
-export function renderEntities(views: readonly EntityView[]): Rendered {
-  const resources = views.filter((v) => !isLinkView(v)).map((v) => resourceObject(v));
-  const links = views.filter(isLinkView).map((v) => linkObject(v));
-  return rendered(JSON.stringify(links.length > 0 ? { resources, links } : { resources }));
+/**
+ * `{"resources":[…]}`, `{"links":[…]}`, or both keys for a mixed sequence (see the header). `empty`:
+ * the key an empty collection renders, `links` for a link kind's collection.
+ */
+export function renderEntities(views: readonly EntityView[], empty: EntityCollectionKey = 'resources'): Rendered {
+  // Through the stream, so a listing sent whole and one streamed are the same bytes.
+  const s = createEntityStream(empty);
+  return rendered(s.open() + views.map((v, i) => s.item(v, i)).join('') + s.close());
 }
 
 // ------------------------------------------------------------------------------------ simple answers
@@ -171,41 +183,37 @@ export const locationStream: StreamParts<string> = {
   close: () => ']}',
 };
 
-/**
- * Stateless, so one object serves concurrent requests. Same bytes as renderEntities when the views
- * are all resources or all links (a kind collection always is). A mixed sequence needs
- * createEntityStream(): a stateless item cannot know whether the `resources` array is still open.
- */
-export const entityStream: StreamParts<EntityView> = {
-  open: () => '{"resources":[',
-  item: (v, index) => {
-    if (isLinkView(v)) return (index > 0 ? ',' : '],"links":[') + JSON.stringify(linkObject(v));
-    return (index > 0 ? ',' : '') + JSON.stringify(resourceObject(v));
-  },
-  close: () => ']}',
-};
+export type EntityCollectionKey = 'resources' | 'links';
 
 /**
- * One stream per request, exact for any mix: resources are written as they come, links are held
- * until `close` (their order kept), which is what renderEntities' split into two arrays needs.
+ * One stream per request. The first entity decides which array is written as items come (a kind
+ * collection only ever has one); entities of the other sort (only in a mixed listing) are held until
+ * `close`, their order kept. `empty` is the key rendered when no entity came. Reusable after `open`.
  */
-export function createEntityStream(): StreamParts<EntityView> {
-  let resources = 0;
-  const links: string[] = [];
+export function createEntityStream(empty: EntityCollectionKey = 'resources'): StreamParts<EntityView> {
+  let first: EntityCollectionKey | undefined;
+  const others: string[] = [];
   return {
     open: () => {
-      resources = 0;
-      links.length = 0;
-      return '{"resources":[';
+      first = undefined;
+      others.length = 0;
+      return '{';
     },
     item: (v) => {
-      if (isLinkView(v)) {
-        links.push(JSON.stringify(linkObject(v)));
-        return '';
+      const key: EntityCollectionKey = isLinkView(v) ? 'links' : 'resources';
+      const json = JSON.stringify(key === 'links' ? linkObject(v) : resourceObject(v));
+      if (first === undefined) {
+        first = key;
+        return `"${key}":[${json}`;
       }
-      return (resources++ > 0 ? ',' : '') + JSON.stringify(resourceObject(v));
+      if (key === first) return `,${json}`;
+      others.push(json);
+      return '';
     },
-    close: () => (links.length > 0 ? `],"links":[${links.join(',')}]}` : ']}'),
+    close: () => {
+      if (first === undefined) return `"${empty}":[]}`;
+      const otherKey: EntityCollectionKey = first === 'links' ? 'resources' : 'links';
+      return others.length > 0 ? `],"${otherKey}":[${others.join(',')}]}` : ']}';
+    },
   };
 }
-

@@ -54,6 +54,8 @@ export type RenderedShape =
   | 'resource'
   | 'link'
   | 'entity_collection'
+  | 'resource_collection'
+  | 'link_collection'
   | 'model'
   | 'kind'
   | 'mixin'
@@ -68,6 +70,8 @@ const RENDERED_SHAPES: readonly RenderedShape[] = [
   'resource',
   'link',
   'entity_collection',
+  'resource_collection',
+  'link_collection',
   'model',
   'kind',
   'mixin',

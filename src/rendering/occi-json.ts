@@ -7,7 +7,7 @@ import type { Parser, Renderer } from './rendering';
 import { parseAction, parseCategories, parseCategoryRefs, parseEntities, parseLocations } from './occi-json-parse';
 import {
   OCCI_JSON_MEDIA_TYPE,
-  entityStream,
+  createEntityStream,
   locationStream,
   renderCategories,
   renderCreated,
@@ -18,7 +18,7 @@ import {
   renderOk,
 } from './occi-json-render';
 
-export { OCCI_JSON_MEDIA_TYPE, createEntityStream } from './occi-json-render';
+export { OCCI_JSON_MEDIA_TYPE, createEntityStream, type EntityCollectionKey } from './occi-json-render';
 export { parseProviderUpdate, type ProviderUpdate } from './occi-json-parse';
 export { MAX_JSON_DEPTH } from './json-body';
 
@@ -37,5 +37,8 @@ export const occiJson: Parser & Renderer = {
   renderCreated,
   renderError,
   locationStream,
-  entityStream,
+  /** A new stream on each read: which array is open is per-response state (createEntityStream). */
+  get entityStream() {
+    return createEntityStream();
+  },
 };

@@ -42,7 +42,7 @@ export interface Renderer {
   renderEntity(entity: EntityView): Rendered;
   /** A listing of locations (kind/mixin collections in text renderings, paths below an unbound path). */
   renderLocations(locations: readonly string[]): Rendered;
-  /** A full entity collection (JSON renders `{"resources":[…],"links":[…]}`; text renders locations). */
+  /** A full entity collection (JSON renders `{"resources":[…]}` and/or `{"links":[…]}`; text renders locations). */
   renderEntities(entities: readonly EntityView[]): Rendered;
   /** A success with nothing else to say (text/occi: body `OK`). */
   renderOk(): Rendered;

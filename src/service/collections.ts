@@ -202,7 +202,11 @@ export class Collections {
     const view = category.class === 'kind' ? 'by_kind' : 'by_mixin';
     // Members whose create or delete is still unanswered are not acted on (a single action on them is 409).
     for await (const d of this.service.entities.iterate(view, tenant, categoryId(category))) if (d.status === 'ready') docs.push(d);
-    for (const d of docs) this.service.actionBackend(d, action);
+    for (const d of docs) {
+      this.service.actionBackend(d, action);
+      // A member whose stored state does not allow the action refuses the whole request (400) before any is acted on.
+      this.service.checkApplicable(d, action);
+    }
     const out: EntityDoc[] = [];
     for (const d of docs) out.push(await this.service.perform(d, action, params));
     return out;

@@ -6,15 +6,36 @@
  * Failure rule: the backend acts first and only what it reports is stored, merged into the document's
  * current revision (a concurrent report or update is not lost); a backend failure leaves the document as
  * it was. An entity deleted while its action ran answers 404.
+ *
+ * An action the entity's state does not allow is 400 (GFD.185 §3.4.2: "If an Action is not available a
+ * Bad Request should be returned"; occi-spec.md edge case 22). The provider decides first (what it cannot
+ * do at all stays 501); a refusal of its that the stored state explains is answered 400, one it finds on
+ * the platform alone (the state changed underneath the request) stays 409.
  */
-import type { Backend } from '../backends/backend';
+import type { Backend, Realised } from '../backends/backend';
 import type { CategoryIndex } from '../category-manager/category-index';
 import { BadRequest, Conflict, NotFound, NotImplemented } from '../errors';
 import { coerceAttribute } from '../model/attributes';
 import type { ActionRequest, Attributes, TypeId } from '../model/types';
-import { splitTypeId } from '../model/types';
+import { INFRA, splitTypeId } from '../model/types';
 import type { EntityDoc } from '../store/entity-store';
 import { backendEntity, checkRevision, requireManager, requireSettled, type ServiceParts, type WriteOptions } from './entity-parts';
+
+const COMPUTE_ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#';
+const STORAGE_ACTION = 'http://schemas.ogf.org/occi/infrastructure/storage/action#';
+
+/**
+ * GFD.224 actions that only some states allow, with the states every provider accepts them in (the
+ * dummy's table in backends/dummy/machines.ts; docker and libvirt refuse restart and suspend likewise).
+ * Idempotent ones (start, stop, up, down, online, offline) apply in every state and are not listed.
+ */
+const NEEDS_STATE: Readonly<Record<TypeId, { kind: TypeId; attribute: string; from: readonly string[] }>> = {
+  [COMPUTE_ACTION + 'restart']: { kind: INFRA + 'compute', attribute: 'occi.compute.state', from: ['active', 'error'] },
+  [COMPUTE_ACTION + 'suspend']: { kind: INFRA + 'compute', attribute: 'occi.compute.state', from: ['active', 'suspended'] },
+  [STORAGE_ACTION + 'backup']: { kind: INFRA + 'storage', attribute: 'occi.storage.state', from: ['online', 'offline'] },
+  [STORAGE_ACTION + 'snapshot']: { kind: INFRA + 'storage', attribute: 'occi.storage.state', from: ['online', 'offline'] },
+  [STORAGE_ACTION + 'resize']: { kind: INFRA + 'storage', attribute: 'occi.storage.state', from: ['online', 'offline'] },
+};
 
 export class EntityActions {
   constructor(private readonly service: ServiceParts) {}
@@ -63,6 +84,17 @@ export class EntityActions {
     return backend;
   }
 
+  /** 400 when the entity's stored state does not allow `action` (see NEEDS_STATE). */
+  checkApplicable(doc: EntityDoc, action: TypeId): void {
+    const rule = Object.hasOwn(NEEDS_STATE, action) ? NEEDS_STATE[action] : undefined;
+    if (!rule || !doc.kinds.includes(rule.kind)) return;
+    const state = doc.attributes[rule.attribute];
+    // No state stored (a record written by hand): the provider decides.
+    if (typeof state !== 'string' || rule.from.includes(state)) return;
+    const term = splitTypeId(action).term;
+    throw new BadRequest(`action ${term} is not applicable to ${doc.location} while ${rule.attribute} is ${state}; it applies when ${rule.from.join(' or ')}`);
+  }
+
   /** Whether `action` would reach a backend that performs it (for rendering action links). */
   canPerform(doc: EntityDoc, action: TypeId): boolean {
     try {
@@ -89,7 +121,13 @@ export class EntityActions {
     requireManager(this.index, doc.kind, 'act on');
     requireSettled(doc, 'act on');
     const backend = this.actionBackend(doc, action);
-    const realised = await backend.action(await backendEntity(this.service.entities, doc), action, params);
+    let realised: Realised;
+    try {
+      realised = await backend.action(await backendEntity(this.service.entities, doc), action, params);
+    } catch (e) {
+      if (e instanceof Conflict) this.checkApplicable(doc, action);
+      throw e;
+    }
     const updated = await this.service.entities.modify(doc.tenant, doc.location, (d) => ({
       ...d,
       attributes: { ...d.attributes, ...realised.attributes },

@@ -136,8 +136,9 @@ export class EntityDocuments {
   }
 
   /**
-   * A shared kind's entities sit directly in its collection (that is where every tenant looks for them),
-   * and nothing else sits there (another tenant's entity at /nodes/x would be shadowed by, or shadow, a node).
+   * Where a client-chosen path may be. A shared kind's entities sit directly in its collection (that is
+   * where every tenant looks for them), and nothing else sits there (another tenant's entity at /nodes/x
+   * would be shadowed by, or shadow, a node).
    */
   private checkSharedPath(kind: Kind, path: string | undefined): void {
     if (path === undefined) return;
@@ -145,6 +146,11 @@ export class EntityDocuments {
     if (kind.sharedRead && collection !== kind.location) throw new BadRequest(`an entity of ${categoryId(kind)} is located in ${kind.location}, not at ${path}`);
     const owner = this.index.byLocation(collection, SHARED_TENANT);
     if (!kind.sharedRead && owner?.class === 'kind' && owner.sharedRead) throw new BadRequest(`${collection} holds only entities of ${categoryId(owner)}`);
+    // A kind's location lists its entities (and its sub-kinds'): another kind's entity there would be lost
+    // from both collections (a client-chosen PUT path, or an inline link's `self=`).
+    if (owner?.class === 'kind' && !this.index.isKindOf(categoryId(kind), categoryId(owner))) {
+      throw new BadRequest(`${path} cannot hold an entity of ${categoryId(kind)}: ${collection} is the collection of ${categoryId(owner)}`);
+    }
   }
 
   /** A template (or provider) mixin's default for occitan.provider wins; else the kind's default. */
@@ -193,6 +199,21 @@ export class EntityDocuments {
       return this.prepare(tenant, req, path ? { path, source: resource } : { collection: kind, source: resource });
     });
   }
+}
+
+/**
+ * The inline links of a request on an existing resource that are not among its `current` links, which a
+ * link names by location (text `self=`, JSON `location`) or by id (JSON renders a link without
+ * occi.core.id with its location as id). A client sending back what it GOT names only existing ones.
+ */
+export function newLinks(current: readonly EntityDoc[], links: readonly LinkRequest[]): LinkRequest[] {
+  const locations = new Set(current.map((l) => l.location));
+  const ids = new Set(current.map((l) => l.attributes[CORE_ATTR.id]).filter((id): id is string => typeof id === 'string'));
+  return links.filter((l) => {
+    const id = l.attributes[CORE_ATTR.id];
+    if (l.location !== undefined && locations.has(toPath(l.location))) return false;
+    return !(typeof id === 'string' && (ids.has(id) || locations.has(toPath(id))));
+  });
 }
 
 /** A link with no category: networkinterface to a network, storagelink to a storage, else core#link. */

@@ -21,7 +21,7 @@ import { CORE_ATTR, INFRA, categoryId, splitTypeId } from '../model/types';
 import type { EntityDoc, EntityStore } from '../store/entity-store';
 import { EntityActions } from './entity-actions';
 import { EntityDeletion } from './entity-deletion';
-import { EntityDocuments, SHARED_TENANT, isLocalTarget, toPath } from './entity-documents';
+import { EntityDocuments, SHARED_TENANT, isLocalTarget, newLinks, toPath } from './entity-documents';
 import { EntityQueues, backendEntity, checkRevision, requireManager, requireSettled, type ServiceParts, type WriteOptions } from './entity-parts';
 import {
   PROVIDER_ATTR,
@@ -252,12 +252,19 @@ export class OcciService {
     const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
     if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
     const next = this.withMixins(doc, mixins, 'add');
+    // Links the resource already has (a client POSTs back what it GOT) are kept as they are, not made again.
+    const fresh = doc.source === undefined ? await this.newLinksOf(doc, req.links) : [];
     const updated = await this.applyChange(doc, next, req.attributes, false);
-    if (req.links.length && doc.source === undefined) {
+    if (fresh.length) {
       // New inline links on an existing resource: each link is created as a standalone entity, all or none.
-      await this.create(this.prepareLinks(tenant, updated, req.links).map((l) => ({ resource: l, links: [] })));
+      await this.create(this.prepareLinks(tenant, updated, fresh).map((l) => ({ resource: l, links: [] })));
     }
     return this.get(tenant, location);
+  }
+
+  /** The request's inline links that are not links the resource already has (see `newLinks`). */
+  private async newLinksOf(doc: EntityDoc, links: readonly LinkRequest[]): Promise<LinkRequest[]> {
+    return links.length ? newLinks(await this.entities.linksOf(doc.tenant, 'source', doc.location), links) : [];
   }
 
   /** PUT to an existing entity: full replacement of mixins and mutable attributes; links stay. */
@@ -268,7 +275,10 @@ export class OcciService {
   private async replaceNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
     const doc = await this.get(tenant, location);
     checkRevision(doc, opts);
-    if (req.links.length) throw new BadRequest('a full update (PUT) leaves links intact; send links to the link kind\'s location or with POST');
+    // Existing links stay intact (GFD.185 §3.4.4): the ones a client PUTs back from a GET are ignored; a new one is refused.
+    if ((await this.newLinksOf(doc, req.links)).length) {
+      throw new BadRequest('a full update (PUT) leaves links intact; send links to the link kind\'s location or with POST');
+    }
     const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
     if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
     const next = this.withMixins(doc, mixins, 'replace');
@@ -380,6 +390,10 @@ export class OcciService {
 
   actionBackend(doc: EntityDoc, action: TypeId): Backend {
     return this.actions.actionBackend(doc, action);
+  }
+
+  checkApplicable(doc: EntityDoc, action: TypeId): void {
+    this.actions.checkApplicable(doc, action);
   }
 
   canPerform(doc: EntityDoc, action: TypeId): boolean {

@@ -78,8 +78,12 @@ export interface AttributeCheck {
 }
 
 /**
- * Validates and coerces the attributes a client sent. Unknown names are 400; an immutable attribute is
- * ignored when equal to its current value (or, on create, its default), else 403 naming it.
+ * Validates and coerces the attributes a client sent. Unknown names are 400 (and a value of the wrong type).
+ * Immutable attributes (occi-spec.md edge case 23):
+ * - create: a server-managed one (immutable and not required: `*.state`, `*.state.message`, the
+ *   networkinterface `interface`, occitan.provider) is ignored, as clients copy renderings that carry it
+ *   (GFD.185 §3.4.5's inline link sends `state="active"`); an immutable required one is the client's to give.
+ * - update: ignored when equal to the current value (clients PUT back what they GET), else 403 naming it.
  */
 export function checkAttributes(given: Attributes, check: AttributeCheck): Attributes {
   const out: Attributes = {};
@@ -90,10 +94,13 @@ export function checkAttributes(given: Attributes, check: AttributeCheck): Attri
     const value = coerceAttribute(name, raw, def);
     const settable = def.mutable && !SERVER_SET.has(name);
     if (!settable && !check.clientChosen?.has(name)) {
-      const reference = check.current ? check.current[name] : def.default;
-      if (reference !== undefined && sameValue(reference, value)) continue;
-      if (reference === undefined && check.current === undefined && SERVER_SET.has(name)) continue;
-      throw new Forbidden(`attribute ${name} is immutable; it cannot be set to ${JSON.stringify(value)}`);
+      if (check.current === undefined) {
+        if (!def.required || SERVER_SET.has(name)) continue;
+      } else {
+        const reference = check.current[name];
+        if (reference !== undefined && sameValue(reference, value)) continue;
+        throw new Forbidden(`attribute ${name} is immutable; it cannot be set to ${JSON.stringify(value)}`);
+      }
     }
     out[name] = value;
   }

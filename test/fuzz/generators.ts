@@ -370,13 +370,16 @@ export function expectedMediaType(acceptHeader: string | undefined): string[] | 
   if (acceptHeader === undefined || acceptHeader.trim() === '' || acceptHeader === '*/*') return ['text/plain'];
   switch (acceptHeader) {
     case 'text/plain':
-    case 'text/occi+plain':
       return ['text/plain'];
+    // Aliases are answered under the name asked for.
+    case 'text/occi+plain':
+      return ['text/occi+plain'];
     case 'text/occi':
       return ['text/occi'];
     case 'application/occi+json':
-    case 'application/json':
       return ['application/occi+json'];
+    case 'application/json':
+      return ['application/json'];
     case 'text/uri-list':
       // Listings in text/uri-list; what it cannot carry (errors, OK) falls back to text/plain.
       return ['text/uri-list', 'text/plain'];

@@ -52,7 +52,7 @@ test('an admin defines the orchestrator kind and its deploy action (POST /-/, JS
       attributes: { 'mcn.endpoint.maas': { mutable: true, required: false, type: 'string', description: 'MaaS endpoint' } },
       actions: [MCN + 'deploy'], location: `${BASE}/orchestrator/`,
     }],
-    mixins: [],
+    // No `mixins`: an empty array is omitted (rOCCI-core's minItems: 1).
     actions: [{ term: 'deploy', scheme: MCN, title: 'Deploy the service instance', attributes: {} }],
   });
   // Discoverable by every client from now on, in text too.
@@ -96,7 +96,7 @@ test('POST ?action=deploy with the deploy Category: 200, recorded, the entity st
     attributes: { 'occi.core.id': expect.stringMatching(/^urn:uuid:[0-9a-f-]{36}$/), 'occitan.provider': 'dummy' },
     actions: [MCN + 'deploy'],
     id: got.body.attributes['occi.core.id'],
-    links: [],
+    // No `links`: an empty array is omitted (rOCCI-core's minItems: 1).
   });
 });
 

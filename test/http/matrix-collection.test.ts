@@ -74,7 +74,7 @@ function linesOf(res: Response, type: MT): Line[] {
 /** The entities of a listing, by name: JSON ids (locations are /kind/<id> here), else the last path segment. */
 function names(res: Response, type: MT | typeof URI): string[] {
   expect(res.status).toBe(200);
-  expect(res.headers['content-type']).toBe(`${type}; charset=utf-8`);
+  expect(res.headers['content-type']).toBe(type);
   if (type === J) return [...(res.body.resources ?? []), ...(res.body.links ?? [])].map((e: { id: string }) => e.id).sort();
   if (type === URI) return res.text.split('\r\n').filter((l) => l !== '').map((l) => l.slice(l.lastIndexOf('/') + 1)).sort();
   const lines = linesOf(res, type);
@@ -84,12 +84,13 @@ function names(res: Response, type: MT | typeof URI): string[] {
 /** The categories of a category collection rendering: `id class location`. */
 function categories(res: Response, type: MT): string[] {
   expect(res.status).toBe(200);
-  expect(res.headers['content-type']).toBe(`${type}; charset=utf-8`);
+  expect(res.headers['content-type']).toBe(type);
   if (type === J) {
     const b = JSON.parse(res.text.replace(HOST, ''));
-    return [...b.kinds.map((c: { scheme: string; term: string; location?: string }) => `${c.scheme}${c.term} kind ${c.location ?? ''}`),
-      ...b.mixins.map((c: { scheme: string; term: string; location: string }) => `${c.scheme}${c.term} mixin ${c.location}`),
-      ...b.actions.map((c: { scheme: string; term: string }) => `${c.scheme}${c.term} action `)].sort();
+    // Empty kinds/mixins/actions arrays are omitted (rOCCI-core's minItems: 1).
+    return [...(b.kinds ?? []).map((c: { scheme: string; term: string; location?: string }) => `${c.scheme}${c.term} kind ${c.location ?? ''}`),
+      ...(b.mixins ?? []).map((c: { scheme: string; term: string; location: string }) => `${c.scheme}${c.term} mixin ${c.location}`),
+      ...(b.actions ?? []).map((c: { scheme: string; term: string }) => `${c.scheme}${c.term} action `)].sort();
   }
   return linesOf(res, type).map(([n, v]) => {
     expect(n).toBe('Category');
@@ -98,7 +99,7 @@ function categories(res: Response, type: MT): string[] {
   }).sort();
 }
 function errorOf(res: Response, type: MT): string {
-  expect(res.headers['content-type']).toBe(`${type}; charset=utf-8`);
+  expect(res.headers['content-type']).toBe(type);
   if (type === J) {
     expect(res.body.status).toBe(res.status);
     return res.body.error;
@@ -108,7 +109,7 @@ function errorOf(res: Response, type: MT): string {
 }
 function expectOk(res: Response, type: MT): void {
   expect(res.status).toBe(200);
-  expect(res.headers['content-type']).toBe(`${type}; charset=utf-8`);
+  expect(res.headers['content-type']).toBe(type);
   expect(res.text).toBe(type === J ? '{}' : type === 'text/occi' ? 'OK' : '');
 }
 

@@ -164,7 +164,8 @@ describe('links', () => {
     expect(add.status).toBe(200);
     expect(json(add).links.map((l: { id: string }) => l.id)).toEqual(['ll1']);
     expect((await h.http.delete('/networkinterface/ll1')).status).toBe(200);
-    expect(json(await getJson('/compute/later')).links).toEqual([]);
+    // No links left: the member is omitted (empty arrays are not rendered, rOCCI-core's minItems: 1).
+    expect(json(await getJson('/compute/later'))).not.toHaveProperty('links');
     expect((await getJson('/network/n1')).status).toBe(200);
   });
 
@@ -173,7 +174,7 @@ describe('links', () => {
     for (const l of ['sl1', 'sl2']) expect((await getJson(`/networkinterface/${l}`)).status).toBe(404);
     expect((await getJson('/network/n1')).status).toBe(200);
     expect((await h.http.delete('/network/n2')).status).toBe(200);
-    expect(json(await getJson('/compute/plainlink')).links).toEqual([]);
+    expect(json(await getJson('/compute/plainlink'))).not.toHaveProperty('links');
     const left = await h.http.get('/networkinterface/').set('Accept', 'text/uri-list');
     expect(left.text.split('\r\n').filter(Boolean).map((u) => new URL(u).pathname)).toEqual(expect.arrayContaining(['/networkinterface/jl1']));
     expect(left.text).not.toContain('sl1');

@@ -70,7 +70,7 @@ function expectCompute(body: Json, want: { id: string; mixins: string[]; attribu
     id: want.id,
     ...(want.attributes['occi.core.title'] !== undefined ? { title: want.attributes['occi.core.title'] } : {}),
     ...(want.attributes['occi.core.summary'] !== undefined ? { summary: want.attributes['occi.core.summary'] } : {}),
-    links: [],
+    // No `links`: an empty array is omitted (rOCCI-core's minItems: 1).
   });
   // Only applicable actions are rendered (GFD.185 §3.4.2): an active compute can stop, not start.
   expect(body.actions).toContain(ACT + (state === 'active' ? 'stop' : 'start'));
@@ -130,7 +130,7 @@ describe('§4.3 multiple resource management', () => {
   test('1. GET the kind collection: every compute, rendered in full', async () => {
     const res = await get('/compute/');
     expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toBe('application/occi+json; charset=utf-8');
+    expect(res.headers['content-type']).toBe('application/occi+json');
     expect(ids(res.body)).toEqual([first, 'r1', 'r2', 'r3']);
     expect(res.headers['x-occi-total']).toBe('4');
   });
@@ -214,7 +214,7 @@ describe('§4.2 path management', () => {
   test('1. GET a path: everything below it', async () => {
     const res = await h.http.get('/users/foo/').set('Accept', 'text/uri-list');
     expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toBe('text/uri-list; charset=utf-8');
+    expect(res.headers['content-type']).toBe('text/uri-list');
     expect(res.text.split('\r\n').filter(Boolean).sort()).toEqual([`${BASE}/users/foo/fooVM`, `${BASE}/users/foo/user/vm1`, `${BASE}/users/foo/vm3`]);
     const json = await get('/users/foo/');
     expect(json.status).toBe(200);

@@ -15,12 +15,13 @@ function definitionOf(c: Category): CategoryDefinition {
   if (c.title !== undefined) d.title = c.title;
   if (c.class === 'kind') {
     if (c.parent !== undefined) d.parent = c.parent;
-    d.actions = c.actions;
+    // Empty arrays are not rendered (rOCCI-core's minItems: 1), so they come back absent.
+    if (c.actions.length > 0) d.actions = c.actions;
     if (c.location !== undefined) d.location = c.location;
   } else if (c.class === 'mixin') {
-    d.depends = c.depends;
-    d.applies = c.applies;
-    d.actions = c.actions;
+    if (c.depends.length > 0) d.depends = c.depends;
+    if (c.applies.length > 0) d.applies = c.applies;
+    if (c.actions.length > 0) d.actions = c.actions;
     d.location = c.location;
   }
   return d;
@@ -141,15 +142,14 @@ describe('round trips', () => {
 describe('rendered output validates against the schema', () => {
   test('categories, including empty ones', () => {
     expectValid('model', occiJson.renderCategories({ kinds: [entityKind, computeKind], mixins: [mediumMixin, userTag], actions: [stopAction] }));
-    expect(body(occiJson.renderCategories({ kinds: [], mixins: [], actions: [] }))).toEqual({ kinds: [], mixins: [], actions: [] });
+    expect(body(occiJson.renderCategories({ kinds: [], mixins: [], actions: [] }))).toEqual({});
+    expectValid('model', occiJson.renderCategories({ kinds: [], mixins: [], actions: [] }));
   });
 
   test('a kind without title, parent or location renders none of them', () => {
     const bare: Kind = { class: 'kind', scheme: 'http://e.com/s#', term: 'k', origin: 'admin', attributes: {}, actions: [] };
     expect(body(occiJson.renderCategories({ kinds: [bare], mixins: [], actions: [] }))).toEqual({
-      kinds: [{ term: 'k', scheme: 'http://e.com/s#', attributes: {}, actions: [] }],
-      mixins: [],
-      actions: [],
+      kinds: [{ term: 'k', scheme: 'http://e.com/s#', attributes: {} }],
     });
   });
 
@@ -169,25 +169,20 @@ describe('rendered output validates against the schema', () => {
     expectValid('entity_collection', occiJson.renderEntities([]));
   });
 
-  test('a resource without links or actions still has the arrays', () => {
+  test('a resource without mixins, links or actions renders none of those arrays', () => {
     expect(body(occiJson.renderEntity(storageView))).toEqual({
       kind: INFRA + 'storage',
-      mixins: [],
       attributes: storageView.attributes,
-      actions: [],
       id: 's1',
       title: 'disk',
       summary: 'a disk',
-      links: [],
     });
   });
 
   test('a link with an external target and no kinds', () => {
     expect(body(occiJson.renderEntity(storageLinkView))).toEqual({
       kind: INFRA + 'storagelink',
-      mixins: [],
       attributes: storageLinkView.attributes,
-      actions: [],
       id: 'l1',
       title: 'root disk',
       source: { location: '/compute/c1' },
@@ -234,7 +229,7 @@ describe('streams give the same bytes as the one-shot renderers', () => {
     ['empty', []],
     ['resources', [computeView, storageView]],
     ['links', [nicView, storageLinkView]],
-  ])('entityStream (stateless): %s', (_name, views: EntityView[]) => {
+  ])('entityStream (a fresh stream on each read): %s', (_name, views: EntityView[]) => {
     expect(streamed(occiJson.entityStream!, views)).toBe(occiJson.renderEntities(views).body);
   });
 

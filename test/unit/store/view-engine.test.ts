@@ -43,8 +43,8 @@ describe('embedded store views', () => {
           map: 'function (doc) { if (typeof doc.n === "number") emit(doc.group, doc.n); }',
           reduce: 'function (keys, values, rereduce) { return Math.max.apply(null, values); }',
         },
-        // Throws for some documents: those are left out, the rest indexed.
-        fragile: { map: 'function (doc) { if (doc.n % 7 === 0) throw new Error("no sevens"); emit(doc.n); }' },
+        // Throws for one document (PouchDB logs it once): that one is left out, the rest indexed.
+        fragile: { map: 'function (doc) { if (doc.n === 7) throw new Error("no seven"); emit(doc.n); }' },
         // Mutates its argument: must change nothing stored.
         mutating: { map: 'function (doc) { doc.group = "changed"; emit(doc.group); }' },
         // What a view can reach: no module system, no process.
@@ -81,8 +81,8 @@ describe('embedded store views', () => {
 
   it('leaves out documents whose map throws and indexes the rest', async () => {
     const rows = (await view('fragile')).rows;
-    expect(rows).toHaveLength(100 - 15); // 0, 7, …, 98
-    expect(rows.some((r) => typeof r.key === 'number' && r.key % 7 === 0)).toBe(false);
+    expect(rows).toHaveLength(99);
+    expect(rows.some((r) => r.key === 7)).toBe(false);
   });
 
   it('gives a view no way to change stored documents or reach the process', async () => {
