@@ -122,7 +122,8 @@ export type GraphRule =
   | 'action'
   | 'attribute-name'
   | 'attribute-pattern'
-  | 'attribute-default';
+  | 'attribute-default'
+  | 'attribute-type';
 
 /** A broken rule of the category graph; `category` is the offending type id (first in the message). */
 export class CategoryGraphError extends ValidationError {
@@ -142,6 +143,20 @@ const ATTRIBUTE_NAME_RE = TERM_RE;
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s#]*#$/;
 /** A path of non-empty segments, starting and ending with '/'. */
 const LOCATION_RE = /^\/([^/\s?#]+\/)+$/;
+/** GFD.221 §Category: this scheme base belongs to the OCCI specifications; providers MUST NOT use it. */
+export const RESERVED_SCHEME_BASE = 'http://schemas.ogf.org/occi/';
+/** GFD.221 §Attribute: the `occi.` attribute namespace belongs to the OCCI specifications. */
+export const RESERVED_ATTRIBUTE_PREFIX = 'occi.';
+
+export function isReservedScheme(scheme: string): boolean {
+  // The host is case-insensitive, and https names the same base.
+  return /^https?:\/\/schemas\.ogf\.org\/occi\//i.test(scheme);
+}
+
+export function isReservedAttribute(name: string): boolean {
+  return name.toLowerCase().startsWith(RESERVED_ATTRIBUTE_PREFIX);
+}
+
 /** Paths the HTTP layer owns (query interface). */
 const RESERVED_LOCATIONS = ['/-/', '/.well-known/'];
 
@@ -218,11 +233,55 @@ function checkAttributes(c: Category): void {
 }
 
 /**
+ * Attributes of one name agree wherever they are defined: entities of different kinds and mixins share
+ * the flat attribute namespace, and a mixin redefining an attribute contributes only its default
+ * (CategoryIndex.attributeDefs). So each of `added`'s definitions must have the type of every other
+ * definition in `added` ∪ `others`, and its default must fit each of them (type and pattern). Action
+ * parameters are exempt (GFD.221: namespace rules do not apply to actions).
+ */
+export function checkAttributeAgreement(added: readonly Category[], others: readonly Category[]): void {
+  const defined = new Map<string, Array<{ by: TypeId; def: AttributeDef }>>();
+  for (const c of [...others, ...added]) {
+    if (c.class === 'action') continue;
+    for (const [name, def] of Object.entries(c.attributes)) {
+      const list = defined.get(name) ?? [];
+      if (!list.some((d) => d.def === def)) list.push({ by: categoryId(c), def });
+      defined.set(name, list);
+    }
+  }
+  for (const c of added) {
+    if (c.class === 'action') continue;
+    const id = categoryId(c);
+    for (const [name, def] of Object.entries(c.attributes)) {
+      for (const other of defined.get(name) ?? []) {
+        if (other.def === def) continue;
+        if (other.def.type !== def.type) {
+          throw new CategoryGraphError('attribute-type', id, `attribute ${name} is of type ${def.type}, but ${other.by} defines it as ${other.def.type}`);
+        }
+        if (def.default === undefined) continue;
+        try {
+          checkDefault(name, { ...other.def, default: def.default });
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          throw new CategoryGraphError('attribute-default', id, `default of attribute ${name} does not fit ${other.by}'s definition: ${why}`);
+        }
+      }
+    }
+  }
+}
+
+/** Checks the attribute definitions of `added` alone (names, patterns, defaults) and their agreement with `others`. */
+export function checkCategoryAttributes(added: readonly Category[], others: readonly Category[]): void {
+  for (const c of added) checkAttributes(c);
+  checkAttributeAgreement(added, others);
+}
+
+/**
  * Throws a CategoryGraphError naming the offending category when the set breaks a rule: scheme or term
  * syntax, a duplicated id or location, a bad or missing location, a kind whose parent is missing or
  * whose parent chain does not reach core#entity, a mixin whose depends/applies name a missing category
- * or one of the wrong class (or loop), an undefined action, a bad attribute name or pattern, or an attribute
- * default that does not match its type and pattern. User mixins (origin 'user') are scoped to their
+ * or one of the wrong class (or loop), an undefined action, a bad attribute name or pattern, an attribute
+ * default that does not match its type and pattern, or one attribute defined with different types. User mixins (origin 'user') are scoped to their
  * tenant: they may repeat another tenant's id or location, never a global one. Pure.
  */
 export function validateCategoryGraph(categories: readonly Category[]): void {
@@ -313,6 +372,11 @@ export function validateCategoryGraph(categories: readonly Category[]): void {
     }
     checkAttributes(c);
   }
+
+  // Global categories agree among themselves; a tenant's user mixins with the global ones and each other.
+  const globals = categories.filter((c) => scopeOf(c) === undefined);
+  checkAttributeAgreement(globals, []);
+  for (const [scope] of tenants) checkAttributeAgreement(categories.filter((c) => scopeOf(c) === scope), globals);
 
   // Parent chains end at core#entity (direct parents were checked above, so each step resolves to a kind).
   for (const c of categories) {

@@ -10,7 +10,7 @@ import type { Category, CategoryCollection, CategoryDefinition, Mixin, TypeId } 
 import { categoryId } from '../model/types';
 import { followChanges } from '../store/changes';
 import { translateCouchError } from '../store/couch';
-import { validateCategoryGraph } from './builtin';
+import { CategoryGraphError, RESERVED_ATTRIBUTE_PREFIX, RESERVED_SCHEME_BASE, checkCategoryAttributes, isReservedAttribute, isReservedScheme, validateCategoryGraph } from './builtin';
 import { CategoryIndex } from './category-index';
 import { categoryFromDefinition, idOf } from './definitions';
 
@@ -23,6 +23,22 @@ function checkUserMixinLocation(id: TypeId, location: string): void {
   if (!USER_MIXIN_LOCATION.test(location) || location.startsWith('/-/') || location.startsWith('/.well-known/')) {
     const shown = JSON.stringify(location).replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
     throw new BadRequest(`mixin ${id}: location ${shown} must be '/'-separated segments of letters, digits and . _ ~ - ! $ & ' ( ) * + ; = : @ ending in '/', with no '.' or '..' segment, outside /-/ and /.well-known/`);
+  }
+}
+
+/**
+ * GFD.221 reserves the scheme base and the `occi.` attribute namespace to the OCCI specifications. Tenants
+ * are not the specifications: their tags use schemes and attribute names of their own. (Admins may, as
+ * the provider implementing spec categories; the graph rules still keep their attribute types consistent.)
+ */
+function checkUserReserved(c: Mixin): void {
+  const id = categoryId(c);
+  if (isReservedScheme(c.scheme)) {
+    throw new BadRequest(`mixin ${id}: scheme ${c.scheme} is under ${RESERVED_SCHEME_BASE}, which is reserved to the OCCI specifications; use a scheme of your own, e.g. http://example.com/tags#`);
+  }
+  const name = Object.keys(c.attributes).find(isReservedAttribute);
+  if (name !== undefined) {
+    throw new BadRequest(`mixin ${id}: attribute name ${name} is in the ${RESERVED_ATTRIBUTE_PREFIX} namespace, which is reserved to the OCCI specifications; use a prefix of your own, e.g. com.example.`);
   }
 }
 
@@ -159,6 +175,8 @@ export class CategoryManager {
       checkUserMixinLocation(id, c.location);
       if (mixins.some((m) => categoryId(m) === id)) throw new BadRequest(`the request defines ${id} twice`);
       if (this.index.byId(id, tenant)) throw new Conflict(`category ${id} already exists`);
+      // After the collision check: naming an existing category (a spec one included) is a 409 "already exists".
+      checkUserReserved(c);
       const clash = this.index.byLocation(c.location, tenant);
       if (clash || seenLocations.has(c.location)) throw new Conflict(`location ${c.location} is already bound to ${clash ? categoryId(clash) : 'another mixin in this request'}`);
       seenLocations.add(c.location);
@@ -167,6 +185,9 @@ export class CategoryManager {
       if (c.actions.length) throw new BadRequest(`user mixin ${id} cannot define actions`);
       mixins.push(c);
     }
+    // Defaults fit their types, and attributes agree with what the tenant already sees (400 naming them).
+    const visible = this.index.all().filter((c) => c.origin !== 'user' || c.tenant === tenant);
+    checkCategoryAttributes(mixins, visible);
     const docs: CategoryDoc[] = mixins.map((m) => ({ _id: docId(categoryId(m), tenant), type: 'category', category: m }));
     await this.writeAll(docs);
     for (const d of docs) {
@@ -287,7 +308,10 @@ export class CategoryManager {
     return this.index.all().some((c) => c.origin === 'user' && categoryId(c) === id);
   }
 
-  /** Validates the whole global graph as it would be after the change; 409 naming the problem. */
+  /**
+   * Validates the whole global graph as it would be after the change: 409 naming the problem, but 400 for
+   * a definition wrong in itself (an attribute's name, pattern, default or type), as for user mixins.
+   */
   private checkGraph(changed: readonly Category[], removed: readonly TypeId[]): void {
     const byId = new Map<TypeId, Category>();
     for (const c of this.index.all()) if (c.origin !== 'user') byId.set(categoryId(c), c);
@@ -296,6 +320,7 @@ export class CategoryManager {
     try {
       validateCategoryGraph([...byId.values()]);
     } catch (e) {
+      if (e instanceof CategoryGraphError && e.rule.startsWith('attribute-')) throw e;
       throw new Conflict(`the change would leave the categories inconsistent: ${(e as Error).message}`);
     }
   }

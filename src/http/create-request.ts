@@ -39,7 +39,7 @@ export function entitiesToCreate(ctx: Context, r: RequestContext, kind: Kind): E
   if (typeOf(ctx) === 'text/uri-list') throw association(uriList.parseLocations(r.input), 'the entity locations of a text/uri-list body');
   const locationsIn = (): string[] => {
     try {
-      return r.parser.parseLocations(r.input);
+      return r.parser.parseLocations(r.input).map((e) => (typeof e === 'string' ? e : e.id));
     } catch {
       return [];
     }

@@ -100,6 +100,9 @@ export interface CategoryDefinition {
   attributes?: AttributeDefs;
 }
 
+/** An entity named by its location, or by its occi.core.id (JSON entity collections, GFD.223 §3.7). */
+export type EntityRef = string | { readonly id: string };
+
 /**
  * What a request says about one entity (create, update, replace, or a collection filter).
  * Core attributes travel inside `attributes` under their text names: occi.core.id, occi.core.title,

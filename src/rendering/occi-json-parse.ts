@@ -16,6 +16,7 @@ import {
   type CategoryClass,
   type CategoryDefinition,
   type CategoryRef,
+  type EntityRef,
   type EntityRequest,
   type JsonValue,
   type LinkRequest,
@@ -317,9 +318,9 @@ const LOCATION_LISTS = ['X-OCCI-Location', 'locations'] as const;
 
 /**
  * Accepted: a JSON array of strings, `{"X-OCCI-Location":[…]}` (pyOCNI), `{"locations":[…]}`, or an
- * entity collection whose entities each carry a `location` member.
+ * entity collection (the spec's form) whose entities each carry a `location` or an `id` (occi.core.id).
  */
-export function parseLocations(input: RequestInput): string[] {
+export function parseLocations(input: RequestInput): EntityRef[] {
   const value = parseJsonBody(input.body);
   if (Array.isArray(value)) return checkLocations(normaliseLocations(value), '');
   if (!isPlainObject(value)) {
@@ -335,20 +336,19 @@ export function parseLocations(input: RequestInput): string[] {
   }
   if (isEntityCollection(value)) {
     const c = checkRequest<EntityCollectionBody>('entity_collection', normaliseEntityCollection(value));
-    const fromList = (list: EntityBody[] | undefined, key: string): string[] =>
-      (list ?? []).map((e, i) => {
+    const fromList = (list: EntityBody[] | undefined, key: string): EntityRef[] =>
+      (list ?? []).map((e, i): EntityRef => {
         const location = e.location?.trim();
-        if (location === undefined || location === '') {
-          throw new ParseError(
-            `${pointer(`/${key}`, i)}: a "location" member is needed to name the entity (its id alone does not locate it)`,
-          );
-        }
-        return location;
+        if (location !== undefined && location !== '') return location;
+        const given = e.id ?? e.attributes?.['occi.core.id'];
+        const id = typeof given === 'string' ? given.trim() : '';
+        if (id === '') throw new ParseError(`${pointer(`/${key}`, i)}: name the entity with its "location" or its "id"`);
+        return { id };
       });
     return [...fromList(c.resources, 'resources'), ...fromList(c.links, 'links')];
   }
   throw new ParseError(
-    '/: expected locations: ["/compute/1", …], {"X-OCCI-Location":[…]}, {"locations":[…]} or {"resources":[{"location":…}]}',
+    '/: expected locations: ["/compute/1", …], {"X-OCCI-Location":[…]}, {"locations":[…]} or {"resources":[{"kind":…,"id":…}]}',
   );
 }
 

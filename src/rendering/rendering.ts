@@ -7,6 +7,7 @@ import type {
   CategoryCollection,
   CategoryDefinition,
   CategoryRef,
+  EntityRef,
   EntityRequest,
   EntityView,
 } from '../model/types';
@@ -32,8 +33,11 @@ export interface Parser {
   parseCategoryRefs(input: RequestInput): CategoryRef[];
   /** An action invocation body. */
   parseAction(input: RequestInput): ActionRequest;
-  /** Locations (mixin association/disassociation bodies). Returned as given (absolute or relative). */
-  parseLocations(input: RequestInput): string[];
+  /**
+   * Entities named by mixin association/disassociation bodies: locations as given (absolute or relative),
+   * or `{id}` for an entity of an entity collection that carries its occi.core.id but no location.
+   */
+  parseLocations(input: RequestInput): EntityRef[];
 }
 
 export interface Renderer {

@@ -5,7 +5,7 @@
  */
 import { BadRequest, NotFound, PayloadTooLarge } from '../errors';
 import { sameValue } from '../model/attributes';
-import type { ActionRequest, Attributes, EntityRequest, Kind, Mixin, TypeId } from '../model/types';
+import type { ActionRequest, Attributes, EntityRef, EntityRequest, Kind, Mixin, TypeId } from '../model/types';
 import { categoryId, splitTypeId } from '../model/types';
 import type { EntityDoc } from '../store/entity-store';
 import { requireSettled } from './entity-parts';
@@ -131,18 +131,30 @@ export class Collections {
     return n;
   }
 
-  private async resolveLocations(tenant: string, locations: readonly string[]): Promise<EntityDoc[]> {
-    if (locations.length === 0) throw new BadRequest('no entity locations given: send X-OCCI-Location values (JSON: {"X-OCCI-Location": [...]})');
+  /**
+   * The entities named, each once: by location, or by occi.core.id within the tenant (an id alone may be the
+   * last segment of a generated location, whose occi.core.id is `urn:uuid:` + it). 404 naming the first unknown.
+   */
+  private async resolveLocations(tenant: string, refs: readonly EntityRef[]): Promise<EntityDoc[]> {
+    if (refs.length === 0) throw new BadRequest('no entity locations given: send X-OCCI-Location values (JSON: {"X-OCCI-Location": [...]})');
     const docs: EntityDoc[] = [];
     const named = new Set<string>();
-    for (const loc of locations) {
-      const path = toPath(loc);
-      // An entity named twice (perhaps once absolute, once relative) is one member: writing it twice failed
-      // half-way with a stale revision, a 412 after the first change was made (found by the fuzz suite).
-      if (named.has(path)) continue;
-      named.add(path);
-      const d = await this.service.entities.get(tenant, path);
-      if (!d) throw new NotFound(`no entity at ${path}`);
+    for (const ref of refs) {
+      let d: EntityDoc | undefined;
+      if (typeof ref === 'string') {
+        const path = toPath(ref);
+        // An entity named twice (perhaps once absolute, once relative) is one member: writing it twice failed
+        // half-way with a stale revision, a 412 after the first change was made (found by the fuzz suite).
+        if (named.has(path)) continue;
+        d = await this.service.entities.get(tenant, path);
+        if (!d) throw new NotFound(`no entity at ${path}`);
+      } else {
+        const store = this.service.entities;
+        d = (await store.byOcciId(tenant, ref.id)) ?? (ref.id.startsWith('urn:') ? undefined : await store.byOcciId(tenant, `urn:uuid:${ref.id}`));
+        if (!d) throw new NotFound(`no entity with id ${ref.id}`);
+        if (named.has(d.location)) continue;
+      }
+      named.add(d.location);
       requireSettled(d, 'change the mixins of');
       docs.push(d);
     }
@@ -150,7 +162,7 @@ export class Collections {
   }
 
   /** POST to a mixin location: associates the mixin with each entity named. All checked before any change. */
-  async associate(tenant: string, mixin: Mixin, locations: readonly string[]): Promise<void> {
+  async associate(tenant: string, mixin: Mixin, locations: readonly EntityRef[]): Promise<void> {
     const docs = await this.resolveLocations(tenant, locations);
     const nexts = docs.map((d) => this.service.withMixins(d, [mixin], 'add'));
     for (let i = 0; i < docs.length; i++) {
@@ -160,7 +172,7 @@ export class Collections {
   }
 
   /** PUT to a mixin location: exactly the named entities carry the mixin afterwards. */
-  async replaceMembership(tenant: string, mixin: Mixin, locations: readonly string[]): Promise<void> {
+  async replaceMembership(tenant: string, mixin: Mixin, locations: readonly EntityRef[]): Promise<void> {
     const wanted = locations.length ? await this.resolveLocations(tenant, locations) : [];
     const wantedSet = new Set(wanted.map((d) => d.location));
     const current: EntityDoc[] = [];
@@ -171,7 +183,7 @@ export class Collections {
   }
 
   /** DELETE on a mixin location: disassociates the named entities, or every member when none is named. */
-  async disassociate(tenant: string, mixin: Mixin, locations: readonly string[]): Promise<void> {
+  async disassociate(tenant: string, mixin: Mixin, locations: readonly EntityRef[]): Promise<void> {
     if (categoryId(mixin) === PROVIDER_MIXIN) throw new BadRequest('the provider mixin is managed by occitan');
     const docs = locations.length ? await this.resolveLocations(tenant, locations) : await this.members(tenant, mixin);
     for (const d of docs) {

@@ -108,7 +108,7 @@ const CASES: Array<[string, Which, string, string]> = [
   ['X-OCCI-Location a string', 'locations', '{"X-OCCI-Location":"/c/1"}', '/X-OCCI-Location: must be an array of locations (got string)'],
   ['a location a number', 'locations', '["/c/1",1]', '/1: must be string (got number 1)'],
   ['an empty location', 'locations', '{"locations":[""]}', '/locations/0: empty location'],
-  ['entity without location', 'locations', '{"resources":[{"id":"x"}]}', '/resources/0: a "location" member is needed to name the entity'],
+  ['entity without location or id', 'locations', '{"resources":[{"kind":"http://schemas.ogf.org/occi/infrastructure#compute"}]}', '/resources/0: name the entity with its "location" or its "id"'],
   ['extra member next to X-OCCI-Location', 'locations', '{"X-OCCI-Location":[],"x":1}', '/: unknown member "x" next to "X-OCCI-Location"'],
   ['nothing recognisable as locations', 'locations', '{"foo":1}', '/: expected locations'],
 ];
