@@ -8,9 +8,10 @@ import Router from '@koa/router';
 import { authMiddleware, type Authenticator } from './auth';
 import type { Logger } from './backends/backend';
 import { projectDir, type Config } from './config';
-import { RequestHeaderFieldsTooLarge } from './errors';
+import { MethodNotAllowed, RequestHeaderFieldsTooLarge } from './errors';
+import { PROVIDERS_ALLOW, QUERY_INTERFACE_ALLOW, answerOptions } from './http/allow';
 import { auditMiddleware } from './http/audit';
-import { entityRoutes } from './http/entity-routes';
+import { allowOf, decodePath, entityRoutes, resolveTarget } from './http/entity-routes';
 import { errorMiddleware } from './http/error-middleware';
 import { ACCEPTED_TYPES, OCCI_VERSION, checkVersion } from './http/negotiate';
 import { queryInterface } from './http/query-interface';
@@ -70,13 +71,24 @@ export function buildApp(deps: AppDeps): Koa {
     ctx.type = 'application/json; charset=utf-8';
     ctx.body = JSON.stringify(service.backends.providerTable());
   });
-  for (const path of ['/-/', '/.well-known/org/ogf/occi/-/']) {
-    router.all(path, async (ctx) => queryInterface(ctx, await requestContext(ctx, opts), service, collections));
+  router.all('/-/providers', (ctx) => {
+    if (ctx.method !== 'OPTIONS') throw new MethodNotAllowed(ctx.method, ctx.path, PROVIDERS_ALLOW);
+    answerOptions(ctx, PROVIDERS_ALLOW);
+  });
+  // With or without the trailing '/', as every location (src/http/entity-routes.ts resolveTarget).
+  for (const path of ['/-/', '/-', '/.well-known/org/ogf/occi/-/', '/.well-known/org/ogf/occi/-']) {
+    router.all(path, async (ctx) => {
+      // OPTIONS reads no body and negotiates nothing: it only names the methods.
+      if (ctx.method === 'OPTIONS') return answerOptions(ctx, QUERY_INTERFACE_ALLOW);
+      return queryInterface(ctx, await requestContext(ctx, opts), service, collections);
+    });
   }
   app.use(router.routes());
   // Reached only when no query-interface route matched (the router calls next() then).
   app.use(async (ctx) => {
-    await entityRoutes(ctx, await requestContext(ctx, opts), { service, collections });
+    const deps = { service, collections };
+    if (ctx.method === 'OPTIONS') return answerOptions(ctx, allowOf(await resolveTarget(ctx, deps, decodePath(ctx.path))));
+    await entityRoutes(ctx, await requestContext(ctx, opts), deps);
   });
   return app;
 }

@@ -5,7 +5,7 @@
  */
 import type { Context } from 'koa';
 import { BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge, PreconditionFailed } from '../errors';
-import { LINK_KIND, type EntityView, type Kind, type Mixin } from '../model/types';
+import { LINK_KIND, type EntityRequest, type EntityView, type Kind, type Mixin } from '../model/types';
 import { createEntityStream, type EntityCollectionKey } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections, EntityFilter, Listing, PageRequest } from '../service/collections';
@@ -13,16 +13,13 @@ import { filterFromRequests } from '../service/collections';
 import { entityView, type Viewer } from '../service/entity-views';
 import type { OcciService } from '../service/occi-service';
 import type { EntityDoc } from '../store/entity-store';
+import { ENTITY_ALLOW, KIND_ALLOW, MIXIN_ALLOW, UNBOUND_ALLOW, actionParam } from './allow';
 import { callerOf } from './caller';
 import { checkPutLinks, entitiesToCreate } from './create-request';
 import { nonListingRenderer } from './negotiate';
 import type { RequestContext } from './request';
 import { send, stream } from './respond';
 
-const ENTITY_ALLOW = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
-const KIND_ALLOW = ['GET', 'HEAD', 'POST', 'DELETE'];
-const MIXIN_ALLOW = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
-const UNBOUND_ALLOW = ['GET', 'HEAD', 'DELETE'];
 /** text/occi listings travel in headers; past this many bytes the client is told to page or use a body rendering. */
 const HEADER_LISTING_MAX = 48 * 1024;
 
@@ -148,25 +145,58 @@ export function decodePath(raw: string): string {
   return path;
 }
 
-export async function entityRoutes(ctx: Context, r: RequestContext, deps: RouteDeps): Promise<void> {
-  const path = decodePath(ctx.path);
-  // An action is triggered with POST only. A PUT or DELETE naming one is refused before anything is read
-  // or written: `DELETE /networkinterface/?action=offline` deleted the whole collection (found by the fuzz suite).
-  if ((ctx.method === 'PUT' || ctx.method === 'DELETE') && ctx.query.action !== undefined) {
-    throw new BadRequest(`actions are triggered with POST ${path}?action=term; ${ctx.method} does not take ?action`);
-  }
+/** What a (decoded) path names for this caller. */
+export type Target =
+  | { is: 'collection'; category: Kind | Mixin }
+  | { is: 'unbound'; prefix: string }
+  | { is: 'entity'; path: string };
+
+/**
+ * A category's location names its collection with or without the trailing '/' (`/compute` is `/compute/`,
+ * as curl users type it; OCCI clients build the '/' form). An entity is never created at a path that is a
+ * location without its '/' (entity-documents.ts); one made there before its category was defined stays
+ * reachable, as the entity, and the collection keeps its '/' form.
+ */
+export async function resolveTarget(ctx: Context, deps: RouteDeps, path: string): Promise<Target> {
+  const tenant = callerOf(ctx).tenant;
   if (path.endsWith('/')) {
-    const category = deps.service.index.byLocation(path, callerOf(ctx).tenant);
-    if (category) return category.class === 'kind' ? kindCollection(ctx, r, deps, category) : mixinCollection(ctx, r, deps, category);
-    return unboundPath(ctx, r, deps, path);
+    const category = deps.service.index.byLocation(path, tenant);
+    return category ? { is: 'collection', category } : { is: 'unbound', prefix: path };
   }
-  return entity(ctx, r, deps, path);
+  const category = deps.service.index.byLocation(path + '/', tenant);
+  if (category && !(await deps.service.find(tenant, path))) return { is: 'collection', category };
+  return { is: 'entity', path };
 }
 
-async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: string): Promise<void> {
+/** The methods a target accepts (405 and OPTIONS). */
+export function allowOf(t: Target): readonly string[] {
+  if (t.is === 'entity') return ENTITY_ALLOW;
+  if (t.is === 'unbound') return UNBOUND_ALLOW;
+  return t.category.class === 'kind' ? KIND_ALLOW : MIXIN_ALLOW;
+}
+
+export async function entityRoutes(ctx: Context, r: RequestContext, deps: RouteDeps): Promise<void> {
+  const path = decodePath(ctx.path);
+  const action = actionParam(ctx);
+  // An action is triggered with POST only. A PUT or DELETE naming one is refused before anything is read
+  // or written: `DELETE /networkinterface/?action=offline` deleted the whole collection (found by the fuzz suite).
+  if ((ctx.method === 'PUT' || ctx.method === 'DELETE') && action !== undefined) {
+    throw new BadRequest(`actions are triggered with POST ${path}?action=term; ${ctx.method} does not take ?action`);
+  }
+  const target = await resolveTarget(ctx, deps, path);
+  if (target.is === 'collection') {
+    const c = target.category;
+    // The '/'-less form answers as the collection; its representation's own URL is the location.
+    if (!path.endsWith('/') && (ctx.method === 'GET' || ctx.method === 'HEAD')) ctx.set('Content-Location', r.locate(c.location!));
+    return c.class === 'kind' ? kindCollection(ctx, r, deps, c, action) : mixinCollection(ctx, r, deps, c, action);
+  }
+  if (target.is === 'unbound') return unboundPath(ctx, r, deps, target.prefix);
+  return entity(ctx, r, deps, path, action);
+}
+
+async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: string, action: string | undefined): Promise<void> {
   const { service } = deps;
   const tenant = callerOf(ctx).tenant;
-  const action = ctx.query.action;
   switch (ctx.method) {
     case 'GET':
     case 'HEAD': {
@@ -200,8 +230,7 @@ async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: st
       }
       if (ifMatch(ctx) && ifMatch(ctx) !== '*') throw new PreconditionFailed(`${path} does not exist (If-Match)`);
       const resource = service.prepare(tenant, req, { path });
-      const links = resource.source === undefined ? service.prepareLinks(tenant, resource, req.links) : [];
-      const [doc] = await service.create([{ resource, links }], { createOnly: true });
+      const [doc] = await service.create([{ resource, links: inlineLinks(service, tenant, resource, req) }], { createOnly: true });
       return created(ctx, deps, r, [doc!]);
     }
     case 'DELETE':
@@ -210,6 +239,13 @@ async function entity(ctx: Context, r: RequestContext, deps: RouteDeps, path: st
     default:
       throw new MethodNotAllowed(ctx.method, path, ENTITY_ALLOW);
   }
+}
+
+/** A new resource's inline links; a new link with links is a 400 (GFD.185 §3.4.4: a link has no links). */
+function inlineLinks(service: OcciService, tenant: string, resource: EntityDoc, req: EntityRequest): EntityDoc[] {
+  if (resource.source === undefined) return service.prepareLinks(tenant, resource, req.links);
+  if (req.links.length) throw new BadRequest(`${resource.kind} is a link kind, and a link has no links: send no Link header (text) or "links" member (JSON) with it`);
+  return [];
 }
 
 /** 201: `Location` is the first entity; text renderings also carry X-OCCI-Location for each. */
@@ -232,10 +268,9 @@ async function created(ctx: Context, deps: RouteDeps, r: RequestContext, docs: E
   send(ctx, 201, r.renderer, rendered, extra);
 }
 
-async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, kind: Kind): Promise<void> {
+async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, kind: Kind, action: string | undefined): Promise<void> {
   const { service, collections } = deps;
   const tenant = callerOf(ctx).tenant;
-  const action = ctx.query.action;
   switch (ctx.method) {
     case 'GET':
     case 'HEAD': {
@@ -254,8 +289,7 @@ async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, 
       const reqs = entitiesToCreate(ctx, r, kind);
       const items = reqs.map((req) => {
         const resource = service.prepare(tenant, req, { collection: kind });
-        const links = resource.source === undefined ? service.prepareLinks(tenant, resource, req.links) : [];
-        return { resource, links };
+        return { resource, links: inlineLinks(service, tenant, resource, req) };
       });
       const seen = new Set<string>();
       for (const { resource } of items) {
@@ -275,10 +309,9 @@ async function kindCollection(ctx: Context, r: RequestContext, deps: RouteDeps, 
   }
 }
 
-async function mixinCollection(ctx: Context, r: RequestContext, deps: RouteDeps, mixin: Mixin): Promise<void> {
+async function mixinCollection(ctx: Context, r: RequestContext, deps: RouteDeps, mixin: Mixin, action: string | undefined): Promise<void> {
   const { collections } = deps;
   const tenant = callerOf(ctx).tenant;
-  const action = ctx.query.action;
   const members = async (): Promise<void> => {
     const listing = await collections.list(tenant, mixin, { categories: [], attributes: {} });
     await sendListing(ctx, deps, r, listing);

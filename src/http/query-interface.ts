@@ -11,12 +11,12 @@ import { parseProviderUpdate } from '../rendering/occi-json';
 import { textOcci } from '../rendering/text-occi';
 import type { Collections } from '../service/collections';
 import type { OcciService } from '../service/occi-service';
+import { QUERY_INTERFACE_ALLOW, actionParam } from './allow';
 import { callerOf, isAdmin, requireAdmin } from './caller';
 import { nonListingRenderer } from './negotiate';
 import type { RequestContext } from './request';
 import { send } from './respond';
 
-const ALLOW = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
 
 function collectionOf(categories: readonly Category[]): CategoryCollection {
   return {
@@ -53,6 +53,12 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
   const caller = callerOf(ctx);
   const tenant = caller.tenant;
   const manager = service.categories;
+  // GFD.223's operation matrix: an action on the query interface is "Not Defined"; it must not read as a
+  // category change (POST /-/?action=start made a mixin).
+  const action = actionParam(ctx);
+  if (action !== undefined && ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+    throw new BadRequest(`the query interface ${ctx.path} has no actions: trigger one with POST on an entity or a collection (?action=term); ${ctx.method} ${ctx.path} takes no ?action`);
+  }
   switch (ctx.method) {
     case 'GET':
     case 'HEAD': {
@@ -136,7 +142,7 @@ export async function queryInterface(ctx: Context, r: RequestContext, service: O
       return;
     }
     default:
-      throw new MethodNotAllowed(ctx.method, ctx.path, ALLOW);
+      throw new MethodNotAllowed(ctx.method, ctx.path, QUERY_INTERFACE_ALLOW);
   }
 }
 

@@ -84,6 +84,9 @@ export class EntityDocuments {
     let id: string;
     if (at.path) {
       checkEntityPath(at.path);
+      // `/compute` is served as the collection `/compute/` (src/http/entity-routes.ts): no entity may hide there.
+      const bound = this.index.byLocation(at.path + '/', callerTenant);
+      if (bound) throw new BadRequest(`${at.path} cannot be an entity location: it names ${bound.location}, the collection of ${categoryId(bound)}`);
       location = at.path;
       id = typeof given[CORE_ATTR.id] === 'string' ? (given[CORE_ATTR.id] as string) : `urn:uuid:${randomUUID()}`;
     } else {

@@ -29,6 +29,7 @@ import {
   checkAttributes,
   checkMixins,
   resolveCategories,
+  templateDefaults,
   templateFamily,
 } from './validate';
 
@@ -249,6 +250,10 @@ export class OcciService {
   private async updateNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
     const doc = await this.get(tenant, location);
     checkRevision(doc, opts);
+    // GFD.185 §3.4.4: Link headers MUST NOT be in a partial update of a link; a link has no links of its own.
+    if (doc.source !== undefined && req.links.length) {
+      throw new BadRequest(`${location} is a link, and a link has no links: a partial update of it carries no Link header (text) or "links" member (JSON)`);
+    }
     const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
     if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
     const next = this.withMixins(doc, mixins, 'add');
@@ -326,6 +331,7 @@ export class OcciService {
       } else if (current !== undefined) attributes[name] = current;
       else if (def.default !== undefined) attributes[name] = def.default;
     }
+    Object.assign(attributes, templateDefaults(this.index, next.tenant, doc.mixins, next.mixins, checked, defs));
     for (const [name, value] of Object.entries(doc.attributes)) if (!(name in attributes) && !(name in defs)) attributes[name] = value;
     const missing = Object.entries(defs).filter(([n, d]) => d.required && attributes[n] === undefined && n !== PROVIDER_ATTR).map(([n]) => n);
     if (missing.length) throw new BadRequest(`missing required attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);

@@ -53,6 +53,25 @@ export function templateFamily(index: CategoryIndex, m: Mixin, tenant: string): 
   return undefined;
 }
 
+/**
+ * The values templates newly among `after` (added alone, or replacing another of their family) give: each
+ * mutable attribute a template gives a default to (GFD.224: a resource template overrides the resource's
+ * own size attributes), except those the request sets (`given`). A template kept or removed changes nothing.
+ */
+export function templateDefaults(index: CategoryIndex, tenant: string, before: readonly TypeId[], after: readonly TypeId[], given: Attributes, defs: AttributeDefs): Attributes {
+  const out: Attributes = {};
+  for (const id of after) {
+    if (before.includes(id)) continue;
+    const m = index.mixin(id, tenant);
+    if (!m || !templateFamily(index, m, tenant)) continue;
+    for (const [name, own] of Object.entries(m.attributes)) {
+      if (own.default === undefined || given[name] !== undefined || SERVER_SET.has(name) || !defs[name]?.mutable) continue;
+      out[name] = own.default;
+    }
+  }
+  return out;
+}
+
 /** Checks every mixin applies to the kind, and that no template family appears twice. */
 export function checkMixins(index: CategoryIndex, tenant: string, kind: Kind, mixins: readonly Mixin[]): void {
   const families = new Map<TypeId, TypeId>();
@@ -136,7 +155,7 @@ export function checkEntityPath(path: string): void {
   if (!path.startsWith('/') || path.endsWith('/') || path === '/' || path.includes('//') || /\/\.\.?(\/|$)/.test(path) || path.includes('?') || path.length > 1024) {
     throw new BadRequest(`${JSON.stringify(path)} cannot be an entity location: it must be a path like /compute/web1, not ending in '/'`);
   }
-  if (path.startsWith('/-/') || path.startsWith('/.well-known/')) throw new BadRequest(`${path} is reserved for the query interface`);
+  if (path.startsWith('/-/') || path === '/-' || path.startsWith('/.well-known/')) throw new BadRequest(`${path} is reserved for the query interface`);
   // Locations travel as written in Location, X-OCCI-Location and Link headers: only URI path characters
   // (RFC 3986 pchar, not %-encoded), so no control, space, quote, angle bracket or non-ASCII character,
   // and no ',' (it separates the values of a text/occi header).

@@ -228,6 +228,8 @@ export class Chaos {
     if (op.verb === 'action' && r.status === 200) a.state = field(r.json, 'attributes', stateAttr[op.ref]) as string;
     // A refusal is fine (409: the state forbids the action; 404: deleted meanwhile) but is shown.
     if (r.status >= 400) a.detail = `${op.verb} ${op.ref} ${op.location ?? ''} → ${r.status} ${String(field(r.json, 'error') ?? JSON.stringify(r.json)).slice(0, 200)}`;
+    // A 5xx is a bug: show what the server logged for it (its stderr tail), so a run says why.
+    if (r.status >= 500 && this.server) a.detail += `\n${this.server.output().split('\n').filter((l) => /error|Error|at /.test(l)).slice(-15).join('\n')}`;
     return a;
   }
 

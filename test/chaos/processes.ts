@@ -21,7 +21,7 @@ export function compile(): { build: string; cli: string } {
  * lot: failure messages keep the last 4000 characters of each stream.
  */
 export function startProcess(name: string, cli: string, args: string[], cwd: string, env: Record<string, string>, ready: RegExp, boundMs = 120_000): Promise<Proc> {
-  return startOccitanProcess(name, { cli, cwd, args, env, ready, boundMs, outputTail: 4000 });
+  return startOccitanProcess(name, { cli, cwd, args, env, ready, boundMs, outputTail: 20000 });
 }
 
 /** SIGTERM, then SIGKILL after `boundMs`; resolves once it has exited. */

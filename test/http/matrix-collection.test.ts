@@ -172,7 +172,7 @@ describe.each(TYPES)('collections in %s', (type) => {
       const before = await h.seq();
       const res = await sendEntity(h.http.put('/compute/'), type, COMPUTE, {});
       expect(res.status).toBe(405);
-      expect(res.headers.allow).toBe('GET, HEAD, POST, DELETE');
+      expect(res.headers.allow).toBe('GET, HEAD, POST, DELETE, OPTIONS');
       expect(errorOf(res, type)).toContain('PUT');
       expect(await h.seq()).toBe(before);
     });

@@ -230,7 +230,7 @@ test('text/uri-list cannot render an entity: 400 (GFD.185 §3.6.6), refused befo
 test('an unsupported method on an entity: 405 with Allow', async () => {
   const res = await h.http.patch('/compute/e0').set('Accept', J);
   expect(res.status).toBe(405);
-  expect(res.headers.allow).toBe('GET, HEAD, POST, PUT, DELETE');
+  expect(res.headers.allow).toBe('GET, HEAD, POST, PUT, DELETE, OPTIONS');
   expect(res.body).toEqual({ status: 405, error: expect.stringContaining('PATCH') });
 });
 

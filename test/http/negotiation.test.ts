@@ -176,11 +176,11 @@ describe('error bodies in the negotiated media type', () => {
 
 describe('405 Method Not Allowed, with Allow', () => {
   test.each([
-    ['PUT on a kind collection', 'put', '/compute/', ['DELETE', 'GET', 'HEAD', 'POST']],
-    ['PATCH on a kind collection', 'patch', '/compute/', ['DELETE', 'GET', 'HEAD', 'POST']],
-    ['PATCH on an entity', 'patch', 'ENTITY', ['DELETE', 'GET', 'HEAD', 'POST', 'PUT']],
-    ['POST on an unbound path', 'post', '/vms/', ['DELETE', 'GET', 'HEAD']],
-    ['PATCH on the query interface', 'patch', '/-/', ['DELETE', 'GET', 'HEAD', 'POST', 'PUT']],
+    ['PUT on a kind collection', 'put', '/compute/', ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST']],
+    ['PATCH on a kind collection', 'patch', '/compute/', ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST']],
+    ['PATCH on an entity', 'patch', 'ENTITY', ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']],
+    ['POST on an unbound path', 'post', '/vms/', ['DELETE', 'GET', 'HEAD', 'OPTIONS']],
+    ['PATCH on the query interface', 'patch', '/-/', ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']],
   ] as const)('%s', async (_label, method, path, allow) => {
     const before = await h.seq();
     const target = path === 'ENTITY' ? vm : path;
