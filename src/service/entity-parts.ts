@@ -1,6 +1,6 @@
 /**
  * What OcciService shares with the modules that carry out its verbs (entity-actions.ts,
- * entity-deletion.ts): the per-entity write queue, the checks every write makes, what a backend is handed,
+ * entity-deletion.ts, entity-updates.ts): the per-entity write queue, the checks every write makes, what a backend is handed,
  * and the parts of the service they use (`ServiceParts`).
  */
 import type { BackendEntity } from '../backends/backend';

@@ -1,8 +1,9 @@
 /**
  * The OCCI verbs, written once for every kind and media type: create, get, update, replace, delete and
- * actions on single entities. Building new documents from requests is in entity-documents.ts; deleting in
- * entity-deletion.ts; actions in entity-actions.ts (each with its own failure rule); collections, filters
- * and mixin membership are in collections.ts.
+ * actions on single entities. Building new documents from requests is in entity-documents.ts; updating
+ * (POST, PUT, mixin changes) in entity-updates.ts; deleting in entity-deletion.ts; actions in
+ * entity-actions.ts (each with its own failure rule); collections, filters and mixin membership are in
+ * collections.ts.
  *
  * Failure rule: a backend failure never leaves a half-made entity looking healthy. A create inserts the
  * document as `creating`, asks the backend (which leaves nothing behind when it fails), and on a failure
@@ -12,26 +13,19 @@
  * last is made, then marks its links `ready` and its resource last: a crash in between leaves the resource
  * `creating`, and start-up recovery undoes the whole unacknowledged request (links, then the resource).
  */
-import type { Backend, BackendEntity, Change, Realised } from '../backends/backend';
+import type { Backend, BackendEntity, Realised } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import type { CategoryManager } from '../category-manager/manager';
 import { BadRequest, Conflict, NotFound, PreconditionFailed } from '../errors';
 import type { ActionRequest, Attributes, EntityRequest, Kind, LinkRequest, Mixin, TypeId } from '../model/types';
-import { CORE_ATTR, INFRA, categoryId, splitTypeId } from '../model/types';
+import { CORE_ATTR, INFRA, splitTypeId } from '../model/types';
 import type { EntityDoc, EntityStore } from '../store/entity-store';
 import { EntityActions } from './entity-actions';
 import { EntityDeletion } from './entity-deletion';
-import { EntityDocuments, SHARED_TENANT, isLocalTarget, newLinks, toPath } from './entity-documents';
-import { EntityQueues, backendEntity, checkRevision, requireManager, requireSettled, type ServiceParts, type WriteOptions } from './entity-parts';
-import {
-  PROVIDER_ATTR,
-  PROVIDER_MIXIN,
-  checkAttributes,
-  checkMixins,
-  resolveCategories,
-  templateDefaults,
-  templateFamily,
-} from './validate';
+import { EntityDocuments, SHARED_TENANT } from './entity-documents';
+import { EntityQueues, backendEntity, requireManager, type WriteOptions } from './entity-parts';
+import { EntityUpdates, type UpdateParts } from './entity-updates';
+import { PROVIDER_ATTR } from './validate';
 
 export interface ServiceDeps {
   categories: CategoryManager;
@@ -55,6 +49,7 @@ export class OcciService {
   private readonly documents: EntityDocuments;
   private readonly actions: EntityActions;
   private readonly deletion: EntityDeletion;
+  private readonly updates: EntityUpdates;
 
   constructor(deps: ServiceDeps) {
     this.categories = deps.categories;
@@ -62,16 +57,20 @@ export class OcciService {
     this.backends = deps.backends;
     this.now = deps.now ?? Date.now;
     this.documents = new EntityDocuments(this.categories, this.backends, this.now, (kind, verb) => requireManager(this.index, kind, verb), deps.leaseHourMs);
-    const parts: ServiceParts = {
+    const parts: UpdateParts = {
       categories: this.categories,
       entities: this.entities,
       backends: this.backends,
       queues: this.queues,
       get: (tenant, location) => this.get(tenant, location),
       rerealiseLinks: (resource) => this.rerealiseLinks(resource),
+      checkLinkEnds: (doc) => this.checkLinkEnds(doc),
+      applyLease: (doc) => this.documents.applyLease(doc),
+      createLinks: (tenant, resource, links) => this.create(this.prepareLinks(tenant, resource, links).map((l) => ({ resource: l, links: [] }))),
     };
     this.actions = new EntityActions(parts);
     this.deletion = new EntityDeletion(parts);
+    this.updates = new EntityUpdates(parts);
   }
 
   get index() {
@@ -221,7 +220,13 @@ export class OcciService {
     let realised: Realised | undefined;
     try {
       const backend = this.backends.get(doc.provider);
-      realised = await backend.create(await this.backendEntity(stored));
+      const entity = await this.backendEntity(stored);
+      // The ends were checked before the insert; a concurrent DELETE may have taken one since (found by chaos:
+      // a backend handed a link without its source failed with a TypeError, 500).
+      if (stored.source !== undefined && (!entity.source || (stored.target?.startsWith('/') && !entity.target))) {
+        throw new Conflict(`${entity.source ? stored.target : stored.source} was deleted while ${doc.location} was being created`);
+      }
+      realised = await backend.create(entity);
       stored = await this.entities.update({
         ...stored,
         attributes: { ...stored.attributes, ...realised.attributes },
@@ -237,131 +242,22 @@ export class OcciService {
     }
   }
 
-  // --- updating ------------------------------------------------------------------------------------
+  // --- updating (entity-updates.ts) ---------------------------------------------------------------
 
-  /**
-   * POST to an entity: adds the mixins named (a new template replaces the old one of its family) and
-   * changes the attributes given. Inline links in a resource's request are created.
-   */
-  async update(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
-    return this.queues.serially(tenant, location, () => this.updateNow(tenant, location, req, opts));
+  update(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    return this.updates.update(tenant, location, req, opts);
   }
 
-  private async updateNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
-    const doc = await this.get(tenant, location);
-    checkRevision(doc, opts);
-    // GFD.185 §3.4.4: Link headers MUST NOT be in a partial update of a link; a link has no links of its own.
-    if (doc.source !== undefined && req.links.length) {
-      throw new BadRequest(`${location} is a link, and a link has no links: a partial update of it carries no Link header (text) or "links" member (JSON)`);
-    }
-    const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
-    if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
-    const next = this.withMixins(doc, mixins, 'add');
-    // Links the resource already has (a client POSTs back what it GOT) are kept as they are, not made again.
-    const fresh = doc.source === undefined ? await this.newLinksOf(doc, req.links) : [];
-    const updated = await this.applyChange(doc, next, req.attributes, false);
-    if (fresh.length) {
-      // New inline links on an existing resource: each link is created as a standalone entity, all or none.
-      await this.create(this.prepareLinks(tenant, updated, fresh).map((l) => ({ resource: l, links: [] })));
-    }
-    return this.get(tenant, location);
+  replace(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
+    return this.updates.replace(tenant, location, req, opts);
   }
 
-  /** The request's inline links that are not links the resource already has (see `newLinks`). */
-  private async newLinksOf(doc: EntityDoc, links: readonly LinkRequest[]): Promise<LinkRequest[]> {
-    return links.length ? newLinks(await this.entities.linksOf(doc.tenant, 'source', doc.location), links) : [];
-  }
-
-  /** PUT to an existing entity: full replacement of mixins and mutable attributes; links stay. */
-  async replace(tenant: string, location: string, req: EntityRequest, opts: WriteOptions = {}): Promise<EntityDoc> {
-    return this.queues.serially(tenant, location, () => this.replaceNow(tenant, location, req, opts));
-  }
-
-  private async replaceNow(tenant: string, location: string, req: EntityRequest, opts: WriteOptions): Promise<EntityDoc> {
-    const doc = await this.get(tenant, location);
-    checkRevision(doc, opts);
-    // Existing links stay intact (GFD.185 §3.4.4): the ones a client PUTs back from a GET are ignored; a new one is refused.
-    if ((await this.newLinksOf(doc, req.links)).length) {
-      throw new BadRequest('a full update (PUT) leaves links intact; send links to the link kind\'s location or with POST');
-    }
-    const { kind, mixins } = resolveCategories(this.index, tenant, req.categories);
-    if (kind && categoryId(kind) !== doc.kind) throw new BadRequest(`the kind of ${location} is ${doc.kind}; it cannot change to ${categoryId(kind)}`);
-    const next = this.withMixins(doc, mixins, 'replace');
-    return this.applyChange(doc, next, req.attributes, true);
-  }
-
-  /** The document with its mixins changed; templates of one family replace each other. */
   withMixins(doc: EntityDoc, mixins: readonly Mixin[], mode: 'add' | 'replace' | 'remove'): EntityDoc {
-    const kind = this.index.kind(doc.kind);
-    if (!kind) throw new Conflict(`the kind ${doc.kind} of ${doc.location} no longer exists`);
-    const ids = mixins.map(categoryId).filter((m) => m !== PROVIDER_MIXIN);
-    let list: TypeId[];
-    if (mode === 'remove') list = doc.mixins.filter((m) => !ids.includes(m));
-    else {
-      checkMixins(this.index, doc.tenant, kind, mixins);
-      const base = mode === 'replace' ? [] : doc.mixins.filter((m) => m !== PROVIDER_MIXIN);
-      const families = new Set(mixins.map((m) => templateFamily(this.index, m, doc.tenant)).filter((f): f is TypeId => !!f));
-      // A new OS or resource template removes the old one at once (GFD.224 §templates).
-      list = base.filter((m) => {
-        const mm = this.index.mixin(m, doc.tenant);
-        const f = mm ? templateFamily(this.index, mm, doc.tenant) : undefined;
-        return !(f && families.has(f)) && !ids.includes(m);
-      });
-      list.push(...ids);
-    }
-    if (!list.includes(PROVIDER_MIXIN)) list.push(PROVIDER_MIXIN);
-    return { ...doc, mixins: list, mixinClosure: this.index.mixinClosure(list, doc.tenant).map(categoryId) };
+    return this.updates.withMixins(doc, mixins, mode);
   }
 
-  /**
-   * Validates `given` against the entity's definitions, asks the backend, stores the new revision.
-   * `full`: mutable attributes not given are reset to their defaults (PUT).
-   */
-  async applyChange(doc: EntityDoc, next: EntityDoc, given: Attributes, full: boolean): Promise<EntityDoc> {
-    requireManager(this.index, doc.kind, 'change');
-    requireSettled(doc, 'change');
-    const defs = this.index.attributeDefs(next.kind, next.mixins, next.tenant);
-    const checked = checkAttributes(given, { defs, current: doc.attributes });
-    const attributes: Attributes = {};
-    for (const [name, def] of Object.entries(defs)) {
-      const current = doc.attributes[name];
-      if (checked[name] !== undefined) attributes[name] = checked[name]!;
-      else if (full && def.mutable && name !== CORE_ATTR.source && name !== CORE_ATTR.target) {
-        if (def.default !== undefined) attributes[name] = def.default;
-      } else if (current !== undefined) attributes[name] = current;
-      else if (def.default !== undefined) attributes[name] = def.default;
-    }
-    Object.assign(attributes, templateDefaults(this.index, next.tenant, doc.mixins, next.mixins, checked, defs));
-    for (const [name, value] of Object.entries(doc.attributes)) if (!(name in attributes) && !(name in defs)) attributes[name] = value;
-    const missing = Object.entries(defs).filter(([n, d]) => d.required && attributes[n] === undefined && n !== PROVIDER_ATTR).map(([n]) => n);
-    if (missing.length) throw new BadRequest(`missing required attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
-    const candidate: EntityDoc = { ...next, attributes };
-    if (candidate.source !== undefined) {
-      const src = attributes[CORE_ATTR.source];
-      const tgt = attributes[CORE_ATTR.target];
-      if (typeof src === 'string') candidate.source = toPath(src);
-      if (typeof tgt === 'string') candidate.target = isLocalTarget(tgt) ? toPath(tgt) : tgt;
-      attributes[CORE_ATTR.source] = candidate.source;
-      attributes[CORE_ATTR.target] = candidate.target!;
-      if (candidate.source !== doc.source || candidate.target !== doc.target) await this.checkLinkEnds(candidate);
-    }
-    this.documents.applyLease(candidate);
-    const change: Change = {
-      attributes: Object.fromEntries(Object.entries(attributes).filter(([n, v]) => JSON.stringify(doc.attributes[n]) !== JSON.stringify(v))),
-      mixinsAdded: candidate.mixins.filter((m) => !doc.mixins.includes(m)),
-      mixinsRemoved: doc.mixins.filter((m) => !candidate.mixins.includes(m)),
-    };
-    if (Object.keys(change.attributes).length === 0 && change.mixinsAdded.length === 0 && change.mixinsRemoved.length === 0) return doc;
-    const backend = this.backends.get(doc.provider);
-    const realised = await backend.update(await this.backendEntity(candidate), change);
-    const stored = await this.entities.update({
-      ...candidate,
-      attributes: { ...candidate.attributes, ...realised.attributes },
-      ...(realised.ref !== undefined ? { ref: realised.ref } : {}),
-    });
-    // An update may replace the runtime (Docker swaps in a new container): its links follow.
-    if (realised.runtimeChanged) await this.rerealiseLinks(stored);
-    return stored;
+  applyChange(doc: EntityDoc, next: EntityDoc, given: Attributes, full: boolean): Promise<EntityDoc> {
+    return this.updates.applyChange(doc, next, given, full);
   }
 
   // --- deleting (entity-deletion.ts) and actions (entity-actions.ts) ----------------------------------
