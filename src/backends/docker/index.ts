@@ -42,11 +42,10 @@ import { Replicas } from './replicas';
 import { REPLICA_MIXIN, SCALE_ACTION, SERVICE_KIND } from './service-spec';
 import { Services } from './services';
 import { DEFAULT_INSTANCE } from './spec';
+import { BusyEntities } from '../busy-entities';
 
 const COMPUTE = INFRA + 'compute';
 const DEFAULT_TENANT = 'default';
-/** How long after occitan's own operation on an entity the event watcher leaves it to that request. */
-const BUSY_AFTER_MS = 2000;
 
 class DockerBackend implements Backend {
   readonly kinds: readonly TypeId[] = [COMPUTE, SERVICE_KIND, NODE_KIND];
@@ -59,31 +58,14 @@ class DockerBackend implements Backend {
   private replicas?: Replicas;
   private watcher?: Watcher;
   private instance = DEFAULT_INSTANCE;
-  /** Entities occitan is working on: operations in flight, and when the last one ended. */
-  private readonly working = new Map<string, { count: number; ended: number }>();
+  /** Entities occitan is working on: the event watcher leaves them to that request. */
+  private readonly working = new BusyEntities();
 
   constructor(readonly name: string) {}
 
   /** Runs an operation on an entity, marking it busy for the event watcher meanwhile (and a moment after). */
-  private async busy<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const w = this.working.get(id) ?? { count: 0, ended: 0 };
-    w.count++;
-    this.working.set(id, w);
-    try {
-      return await work();
-    } finally {
-      w.count--;
-      w.ended = Date.now();
-      // Forget it once the watcher no longer cares.
-      setTimeout(() => {
-        if (this.working.get(id) === w && w.count === 0 && Date.now() - w.ended >= BUSY_AFTER_MS) this.working.delete(id);
-      }, BUSY_AFTER_MS + 10).unref();
-    }
-  }
-
-  private isBusy(id: string): boolean {
-    const w = this.working.get(id);
-    return !!w && (w.count > 0 || Date.now() - w.ended < BUSY_AFTER_MS);
+  private busy<T>(id: string, work: () => Promise<T>): Promise<T> {
+    return this.working.run(id, work);
   }
 
   async init(ctx: BackendContext): Promise<void> {
@@ -123,7 +105,7 @@ class DockerBackend implements Backend {
     this.computes = new Computes({ ctx, pool, instance, stopSeconds });
     this.services = new Services({ ctx, pool, instance, stopSeconds });
     this.replicas = new Replicas({ ctx, pool, instance, stopSeconds, services: this.services });
-    this.watcher = new Watcher({ ctx, pool, instance, graceMs: ctx.clock.duration('dockerReapGrace', 60_000), periodMs: ctx.clock.duration('dockerReconcilePeriod', 60_000), services: this.services, busy: (id) => this.isBusy(id) });
+    this.watcher = new Watcher({ ctx, pool, instance, graceMs: ctx.clock.duration('dockerReapGrace', 60_000), periodMs: ctx.clock.duration('dockerReconcilePeriod', 60_000), services: this.services, busy: (id) => this.working.has(id) });
     await this.watcher.reconcileAll();
     this.watcher.start();
     ctx.declare?.([

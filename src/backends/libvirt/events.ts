@@ -21,6 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { INFRA } from '../../model/types';
 import type { BackendContext, BackendEntity, Realised } from '../backend';
+import { BUSY_AFTER_MS, type BusyEntities } from '../busy-entities';
 import { ATTR, domainName } from './domain-xml';
 import type { Domains } from './domains';
 import { domainRefOf } from './domains';
@@ -30,8 +31,6 @@ import type { Virsh } from './virsh';
 const COMPUTE = INFRA + 'compute';
 /** Events of one domain within this window are handled once (Stopped then Undefined, Defined then Started). */
 const SETTLE_MS = 300;
-/** How long after occitan's own operation on an entity the watcher leaves it to that request. */
-const BUSY_AFTER_MS = 2000;
 /** The stream is renewed this often (virsh --timeout), followed by a refresh pass. */
 const RENEW_SECONDS = 300;
 const BACKOFF_MIN_MS = 1000;
@@ -44,31 +43,6 @@ const PASS_DELAY_MS = 1000;
 const KILL_AFTER_MS = 2000;
 // "event 'lifecycle' for domain 'occitan-…': Stopped Destroyed" (older virsh: the name without quotes).
 const EVENT_LINE = /^event '?lifecycle'? for domain '?([^':\s]+)'?:\s*(.*)$/;
-
-/** Entities occitan is working on: operations in flight, and when the last one ended. */
-export class BusyEntities {
-  private readonly working = new Map<string, { count: number; ended: number }>();
-
-  async run<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const w = this.working.get(id) ?? { count: 0, ended: 0 };
-    w.count++;
-    this.working.set(id, w);
-    try {
-      return await work();
-    } finally {
-      w.count--;
-      w.ended = Date.now();
-      setTimeout(() => {
-        if (this.working.get(id) === w && w.count === 0 && Date.now() - w.ended >= BUSY_AFTER_MS) this.working.delete(id);
-      }, BUSY_AFTER_MS + 10).unref();
-    }
-  }
-
-  has(id: string): boolean {
-    const w = this.working.get(id);
-    return !!w && (w.count > 0 || Date.now() - w.ended < BUSY_AFTER_MS);
-  }
-}
 
 export interface WatcherOptions {
   ctx: BackendContext;
