@@ -283,11 +283,16 @@ export class CategoryManager {
     return updated;
   }
 
-  /** Deletes global categories. 409 while entities use them or other categories refer to them. */
+  /**
+   * Deletes global categories. 409 while entities use them or other categories refer to them; 403 for a
+   * category occitan ships under the OGF scheme base (OCCI 1.1: deleting a provider-defined mixin is
+   * Forbidden), even after an admin updated it. Admin-defined and occitan's own extension categories go.
+   */
   async adminDelete(ids: readonly TypeId[], usage: UsageCounter): Promise<void> {
     for (const id of ids) {
       const c = this.index.globalById(id);
       if (!c) throw new NotFound(`no category ${id}`);
+      if (this.isShippedSpecCategory(id)) throw new Forbidden(`${id} is a provider-defined ${c.class} the OCCI specification requires; it cannot be deleted`);
       const n = c.class === 'action' ? 0 : await usage(id);
       if (n > 0) throw new Conflict(`${id} is used by ${n} entit${n === 1 ? 'y' : 'ies'}; delete or change them first`);
     }
@@ -302,6 +307,11 @@ export class CategoryManager {
       this.touch(d._id);
       this.apply(d);
     }
+  }
+
+  /** Shipped (builtin) and under the OGF scheme base: by id, so an admin's update does not make it deletable. */
+  private isShippedSpecCategory(id: TypeId): boolean {
+    return this.builtin.some((b) => categoryId(b) === id && isReservedScheme(b.scheme));
   }
 
   private userMixinAnywhere(id: TypeId): boolean {

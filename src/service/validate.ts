@@ -3,7 +3,7 @@
  * and apply, and the typed attributes (unknown refused by name, immutable rules, required, defaults).
  * Pure apart from reading the in-memory category index.
  */
-import { BadRequest, Forbidden } from '../errors';
+import { BadRequest, Forbidden, NotFound } from '../errors';
 import type { CategoryIndex } from '../category-manager/category-index';
 import { coerceAttribute, sameValue } from '../model/attributes';
 import type { AttributeDefs, Attributes, CategoryRef, Kind, Mixin, TypeId } from '../model/types';
@@ -19,18 +19,28 @@ export const RESOURCE_TPL = INFRA + 'resource_tpl';
 /** Attributes only the server sets, whatever their definition says. */
 const SERVER_SET = new Set<string>([PROVIDER_ATTR, 'occitan.lease.expires']);
 
+/** A `scheme#term` id: an absolute URI scheme ending in '#', then a non-empty term. */
+const CATEGORY_ID = /^[A-Za-z][A-Za-z0-9+.-]*:[^#\s]*#[^#\s]+$/;
+
 export interface ResolvedCategories {
   kind?: Kind;
   mixins: Mixin[];
 }
 
-/** Sorts the request's categories into one kind and its mixins; unknown ones are 400 naming them. */
+/**
+ * Sorts the request's categories into one kind and its mixins. A category that does not exist is 404 naming
+ * it (OCCI 1.1 HTTP return codes: unknown kind or mixin); one of the wrong class stays a 400.
+ */
 export function resolveCategories(index: CategoryIndex, tenant: string, refs: readonly CategoryRef[]): ResolvedCategories {
   let kind: Kind | undefined;
   const mixins: Mixin[] = [];
   for (const ref of refs) {
     const c = index.byId(ref.id, tenant);
-    if (!c) throw new BadRequest(`unknown category ${ref.id}`);
+    if (!c) {
+      // An id that cannot name a category (JSON "mixins": ["x"]) is bad syntax, not a missing category.
+      if (!CATEGORY_ID.test(ref.id)) throw new BadRequest(`${JSON.stringify(ref.id)} is not a category id: give scheme and term, e.g. http://example.com/tags#term`);
+      throw new NotFound(`unknown category ${ref.id}: no kind or mixin of that id exists`);
+    }
     if (ref.class && ref.class !== c.class) throw new BadRequest(`category ${ref.id} is a ${c.class}, not a ${ref.class}`);
     if (c.class === 'kind') {
       if (kind && categoryId(kind) !== ref.id) throw new BadRequest(`an entity has exactly one kind; the request names ${categoryId(kind)} and ${ref.id}`);
@@ -72,12 +82,15 @@ export function templateDefaults(index: CategoryIndex, tenant: string, before: r
   return out;
 }
 
-/** Checks every mixin applies to the kind, and that no template family appears twice. */
+/**
+ * Checks every mixin applies to the kind (403 naming both otherwise: OCCI 1.1 answers Forbidden for a mixin
+ * not applicable to the entity's kind), and that no template family appears twice.
+ */
 export function checkMixins(index: CategoryIndex, tenant: string, kind: Kind, mixins: readonly Mixin[]): void {
   const families = new Map<TypeId, TypeId>();
   for (const m of mixins) {
     if (!index.applies(m, categoryId(kind))) {
-      throw new BadRequest(`mixin ${categoryId(m)} does not apply to ${categoryId(kind)} (it applies to ${m.applies.join(', ')})`);
+      throw new Forbidden(`mixin ${categoryId(m)} does not apply to ${categoryId(kind)} (it applies to ${m.applies.join(', ')})`);
     }
     const fam = templateFamily(index, m, tenant);
     if (fam) {

@@ -55,9 +55,9 @@ describe('user mixins (any tenant member)', () => {
     const mixin = { term: 'cores', scheme: 'http://example.com/a#', location: '/cores/', attributes: { 'occi.compute.cores': { type: 'string', mutable: true, default: 'lots' } } };
     await refused(member, { mixins: [mixin] }, ['occi.compute.cores']);
     expect(await mixinIds(member)).not.toContain('http://example.com/a#cores');
-    // Nothing can carry it: a compute naming it is refused as an unknown category.
+    // Nothing can carry it: a compute naming it is refused as an unknown category (404, OCCI 1.1).
     const c = await postJson(member, '/compute/', { kind: COMPUTE, mixins: ['http://example.com/a#cores'] });
-    expect(c.status).toBe(400);
+    expect(c.status).toBe(404);
     expect(c.body.error).toContain('http://example.com/a#cores');
   });
 

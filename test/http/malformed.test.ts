@@ -3,9 +3,10 @@
  * exact status with a message naming the offending header, field or value, and changes nothing (CouchDB's
  * update_seq is the same before and after).
  *
- * Status choices (DESIGN.md): bad syntax, unknown category/attribute/action, wrong type, missing required
- * and a mixin that does not apply are 400 (GFD.221: "the provider MUST notify the client it has issued a
- * bad request"); changing an immutable value is 403; an unknown request target is 404; a duplicate id 409.
+ * Status choices (DESIGN.md): bad syntax, unknown attribute/action, wrong type and missing required are 400
+ * (GFD.221: "the provider MUST notify the client it has issued a bad request"); an unknown kind or mixin is
+ * 404 and a mixin that does not apply is 403 (OCCI 1.1 HTTP return codes); changing an immutable value is
+ * 403; an unknown request target is 404; a duplicate id 409.
  */
 import type { Test } from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
@@ -79,9 +80,9 @@ const CASES: Case[] = [
   ['text/plain continuation with nothing to continue', plain('/compute/', `  Category: ${COMPUTE_CATEGORY}\n`), 400, 'continuation'],
 
   // --- the model (400 / 403) ---
-  ['unknown kind', occi('/compute/', 'blob; scheme="http://example.com/x#"; class="kind"'), 400, 'http://example.com/x#blob'],
-  ['unknown mixin', occi('/compute/', `${COMPUTE_CATEGORY}, nosuch; scheme="http://example.com/x#"; class="mixin"`), 400, 'http://example.com/x#nosuch'],
-  ['mixin not applicable to the kind', occi('/compute/', `${COMPUTE_CATEGORY}, ${IPNETWORK}`), 400, 'http://schemas.ogf.org/occi/infrastructure/network#ipnetwork does not apply'],
+  ['unknown kind', occi('/compute/', 'blob; scheme="http://example.com/x#"; class="kind"'), 404, 'http://example.com/x#blob'],
+  ['unknown mixin', occi('/compute/', `${COMPUTE_CATEGORY}, nosuch; scheme="http://example.com/x#"; class="mixin"`), 404, 'http://example.com/x#nosuch'],
+  ['mixin not applicable to the kind', occi('/compute/', `${COMPUTE_CATEGORY}, ${IPNETWORK}`), 403, 'http://schemas.ogf.org/occi/infrastructure/network#ipnetwork does not apply'],
   ['a mixin sent as a kind', occi('/compute/', 'ipnetwork; scheme="http://schemas.ogf.org/occi/infrastructure/network#"; class="kind"'), 400, 'is a mixin, not a kind'],
   ['an action as an entity category', occi('/compute/', `${COMPUTE_CATEGORY}, ${START}`), 400, 'is an action'],
   ['another kind POSTed to /compute/', occi('/compute/', STORAGE, 'occi.storage.size=1'), 400, `the request names ${INFRA}storage`],

@@ -377,22 +377,44 @@ describe('pyOCNI category management (HowTo §4.1, files of §10)', () => {
     expect((await get('/resource_tpl/')).status).toBe(404);
   });
 
-  test('delete_categories.json verbatim: 409 while a storage exists, then 200 and storage is gone', async () => {
+  test('delete_categories.json verbatim: 403, storage is a provider-defined kind the spec requires (OCCI 1.1)', async () => {
     const body = `{ "kinds": [ { "term": "storage", "scheme": "http: //schemas.ogf.org/occi/infrastructure#" } ] }`;
     const made = await h.http.post('/storage/').set('Content-Type', 'text/occi').set('Category', `storage; scheme="${INFRA}"; class="kind"`).set('X-OCCI-Attribute', 'occi.storage.size=1');
     expect(made.status).toBe(201);
     const before = await h.seq();
     const refused = await send('delete', body);
-    expect(refused.status).toBe(409);
-    expect(refused.body).toEqual({ status: 409, error: expect.stringContaining(`${INFRA}storage`) });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toEqual({ status: 403, error: expect.stringContaining(`${INFRA}storage`) });
     expect(await h.seq()).toBe(before);
     expect(ids((await model()).kinds)).toContain(INFRA + 'storage');
+
+    // Unused, it is still refused.
+    expect((await h.http.delete(new URL(made.headers.location as string).pathname)).status).toBe(200);
+    const again = await send('delete', body);
+    expect(again.status).toBe(403);
+    expect(ids((await model()).kinds)).toContain(INFRA + 'storage');
+    expect((await get('/storage/')).status).toBe(200);
+  });
+
+  test('deleting an admin-defined category: 409 while an entity uses it, then 200 and its collection is gone', async () => {
+    const gold = { term: 'gold', scheme: 'http://example.com/flavours#', location: '/gold/', applies: [INFRA + 'compute'] };
+    expect((await h.http.post('/-/?scope=provider').set('Host', HOST).set('Content-Type', JSON_TYPE).send(JSON.stringify({ mixins: [gold] }))).status).toBe(200);
+    const made = await h.http.post('/compute/').set('Content-Type', 'text/occi')
+      .set('Category', `compute; scheme="${INFRA}"; class="kind", gold; scheme="http://example.com/flavours#"; class="mixin"`);
+    expect(made.status).toBe(201);
+    const body = JSON.stringify({ mixins: [{ term: 'gold', scheme: 'http://example.com/flavours#' }] });
+    const before = await h.seq();
+    const refused = await send('delete', body);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toEqual({ status: 409, error: expect.stringContaining('http://example.com/flavours#gold') });
+    expect(await h.seq()).toBe(before);
+    expect(ids((await model()).mixins)).toContain('http://example.com/flavours#gold');
 
     expect((await h.http.delete(new URL(made.headers.location as string).pathname)).status).toBe(200);
     const r = await send('delete', body);
     expect(r.status).toBe(200);
-    expect(ids((await model()).kinds)).not.toContain(INFRA + 'storage');
-    expect((await get('/storage/')).status).toBe(404);
+    expect(ids((await model()).mixins)).not.toContain('http://example.com/flavours#gold');
+    expect((await get('/gold/')).status).toBe(404);
   });
 
   test('update_provider.json verbatim (PUT /-/): 200 and compute is served by dummy', async () => {
