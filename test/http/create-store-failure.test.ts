@@ -12,7 +12,7 @@
  * Before, it was accepted, and acknowledged on an entity whose create could still fail and undo it.
  */
 import type { BackendEntity, Realised } from '../../src/backends/backend';
-import { INFRA, startHarness, type Harness } from '../support/harness';
+import { INFRA, dummyPlatformHas, startHarness, type Harness } from '../support/harness';
 
 const J = 'application/occi+json';
 
@@ -23,21 +23,6 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 afterEach(() => jest.restoreAllMocks());
-
-function statusOf(e: unknown): number | undefined {
-  return typeof e === 'object' && e !== null ? (e as { statusCode?: number }).statusCode : undefined;
-}
-
-/** Whether the dummy provider's platform record of an entity exists (its backend object). */
-async function platformHas(uid: string): Promise<boolean> {
-  try {
-    await h.occitan.db.get(`state:dummy:${uid}`);
-    return true;
-  } catch (e) {
-    if (statusOf(e) === 404) return false;
-    throw e;
-  }
-}
 
 test('a store write failing after the backend create leaves no platform object', async () => {
   const location = '/compute/store-write-fails';
@@ -62,7 +47,7 @@ test('a store write failing after the backend create leaves no platform object',
     .send(JSON.stringify({ kind: INFRA + 'compute', attributes: { 'occi.compute.hostname': 'first' } }))
     .then((r) => r.status);
   const uid = await backendDone;
-  expect(await platformHas(uid)).toBe(true);
+  expect(await dummyPlatformHas(h, uid)).toBe(true);
   const before = await h.occitan.service.entities.get('default', location);
   expect(before?.status).toBe('creating');
 
@@ -87,7 +72,7 @@ test('a store write failing after the backend create leaves no platform object',
   // The create's write of what the backend made met the stale revision (the failure provoked here): 409,
   // not 412, since the client sent no If-Match.
   expect(await answer).toBe(409);
-  expect(await platformHas(uid)).toBe(false);
+  expect(await dummyPlatformHas(h, uid)).toBe(false);
   expect(await h.occitan.service.entities.get('default', location)).toBeUndefined();
   expect((await h.http.get(location).set('Accept', J)).status).toBe(404);
 });

@@ -12,7 +12,7 @@ import type { BackendEntity, Realised } from '../../src/backends/backend';
 import { BadGateway } from '../../src/errors';
 import { Maintenance } from '../../src/service/maintenance';
 import type { EntityDoc } from '../../src/store/entity-store';
-import { INFRA, quietLog, startHarness, type Harness } from '../support/harness';
+import { INFRA, dummyPlatformHas, quietLog, startHarness, type Harness } from '../support/harness';
 
 const J = 'application/occi+json';
 const GRACE_MS = 60_000;
@@ -43,21 +43,6 @@ const vmBody = (disk: string): string =>
       { kind: INFRA + 'networkinterface', target: { location: '/network/net-a', kind: INFRA + 'network' } },
     ],
   });
-
-function statusOf(e: unknown): number | undefined {
-  return typeof e === 'object' && e !== null ? (e as { statusCode?: number }).statusCode : undefined;
-}
-
-/** Whether the dummy provider's platform record of an entity exists (its backend object). */
-async function platformHas(uid: string): Promise<boolean> {
-  try {
-    await h.occitan.db.get(`state:dummy:${uid}`);
-    return true;
-  } catch (e) {
-    if (statusOf(e) === 404) return false;
-    throw e;
-  }
-}
 
 /** The compute's document and its outgoing links' documents, as the store holds them. */
 async function stored(vm: string): Promise<{ vm?: EntityDoc; links: EntityDoc[] }> {
@@ -96,8 +81,8 @@ test('a crash after the compute is realised but before its inline links: recover
   ]);
   const storagelink = midway.links.find((l) => l.kind === INFRA + 'storagelink')!;
   const iface = midway.links.find((l) => l.kind === INFRA + 'networkinterface')!;
-  expect(await platformHas(midway.vm!.uid)).toBe(true);
-  expect(await platformHas(storagelink.uid)).toBe(true);
+  expect(await dummyPlatformHas(h, midway.vm!.uid)).toBe(true);
+  expect(await dummyPlatformHas(h, storagelink.uid)).toBe(true);
   const text = await h.http.get(vm).set('Accept', 'text/plain');
   expect(text.text).toContain('occi.compute.state.message="being created: not realised yet"');
 
@@ -115,7 +100,7 @@ test('a crash after the compute is realised but before its inline links: recover
   const after = await stored(vm);
   expect(after.vm).toBeUndefined();
   expect(after.links).toEqual([]);
-  for (const uid of [midway.vm!.uid, storagelink.uid, iface.uid]) expect([uid, await platformHas(uid)]).toEqual([uid, false]);
+  for (const uid of [midway.vm!.uid, storagelink.uid, iface.uid]) expect([uid, await dummyPlatformHas(h, uid)]).toEqual([uid, false]);
   expect((await h.http.get(vm)).status).toBe(404);
   expect(await h.occitan.service.entities.unfinished()).toEqual([]);
 
@@ -142,7 +127,7 @@ test('an acknowledged create with inline links is ready as a whole and kept by r
   const kept = await stored(vm);
   expect(kept.vm?.status).toBe('ready');
   expect(kept.links.map((l) => l.uid).sort()).toEqual(made.links.map((l) => l.uid).sort());
-  for (const uid of [made.vm!.uid, ...made.links.map((l) => l.uid)]) expect([uid, await platformHas(uid)]).toEqual([uid, true]);
+  for (const uid of [made.vm!.uid, ...made.links.map((l) => l.uid)]) expect([uid, await dummyPlatformHas(h, uid)]).toEqual([uid, true]);
   const got = await h.http.get(vm).set('Accept', J);
   expect(got.status).toBe(200);
   expect((got.body.links as Array<{ kind: string }>).map((l) => l.kind).sort()).toEqual([INFRA + 'networkinterface', INFRA + 'storagelink']);
@@ -162,5 +147,5 @@ test('a failed inline link still undoes the compute and the links made before it
   expect(res.status).toBe(502);
   expect(made).toHaveLength(2);
   expect(await stored(vm)).toEqual({ vm: undefined, links: [] });
-  for (const uid of made) expect([uid, await platformHas(uid)]).toEqual([uid, false]);
+  for (const uid of made) expect([uid, await dummyPlatformHas(h, uid)]).toEqual([uid, false]);
 });

@@ -3,7 +3,7 @@
  * leased resource through its backend when `occitan.lease.duration` seconds have passed, once, whichever
  * occitan process sees it first (DESIGN: backend interface, "Leases").
  */
-import { INFRA, quietLog, startHarness, type Harness } from '../support/harness';
+import { INFRA, quietLog, startHarness, storeHas, type Harness } from '../support/harness';
 
 const J = 'application/occi+json';
 const LEASE = 'https://occitan.dev/occi/occitan#lease';
@@ -16,21 +16,6 @@ async function eventually(what: string, probe: () => Promise<boolean>, boundMs =
     if (await probe()) return;
     if (Date.now() > end) throw new Error(`not within ${boundMs} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function statusOf(e: unknown): number | undefined {
-  return typeof e === 'object' && e !== null ? (e as { statusCode?: number }).statusCode : undefined;
-}
-
-/** Whether a raw CouchDB document exists (404 → false), read through the harness's own nano handle. */
-async function exists(h: Harness, id: string): Promise<boolean> {
-  try {
-    await h.occitan.db.get(id);
-    return true;
-  } catch (e) {
-    if (statusOf(e) === 404) return false;
-    throw e;
   }
 }
 
@@ -57,7 +42,7 @@ describe('a lease ends: the sweeper deletes the entity and its platform object',
     const before = Date.now();
     const { uid } = await createLeased(h, '/compute/leased', 1);
     const after = Date.now();
-    expect(await exists(h, `state:dummy:${uid}`)).toBe(true);
+    expect(await storeHas(h, `state:dummy:${uid}`)).toBe(true);
 
     const got = await h.http.get('/compute/leased').set('Accept', J);
     expect(got.status).toBe(200);
@@ -74,8 +59,8 @@ describe('a lease ends: the sweeper deletes the entity and its platform object',
     expect(gone.status).toBe(404);
     expect(gone.body.status).toBe(404);
     // Independent observers: the provider's record and the entity document are both gone from CouchDB.
-    expect(await exists(h, `state:dummy:${uid}`)).toBe(false);
-    expect(await exists(h, 'entity:default:/compute/leased')).toBe(false);
+    expect(await storeHas(h, `state:dummy:${uid}`)).toBe(false);
+    expect(await storeHas(h, 'entity:default:/compute/leased')).toBe(false);
     const list = await h.http.get('/compute/').set('Accept', 'text/uri-list');
     expect(list.status).toBe(200);
     expect(list.headers['x-occi-total']).toBe('0');
@@ -85,7 +70,7 @@ describe('a lease ends: the sweeper deletes the entity and its platform object',
     const res = await h.http.put('/compute/kept').set('Content-Type', J).send(JSON.stringify({ kind: `${INFRA}compute` }));
     expect(res.status).toBe(201);
     const leased = await createLeased(h, '/compute/short', 1);
-    await eventually('the leased neighbour is swept', async () => !(await exists(h, `state:dummy:${leased.uid}`)));
+    await eventually('the leased neighbour is swept', async () => !(await storeHas(h, `state:dummy:${leased.uid}`)));
     const kept = await h.http.get('/compute/kept').set('Accept', J);
     expect(kept.status).toBe(200);
     expect(kept.body.attributes['occitan.lease.expires']).toBeUndefined();
@@ -153,8 +138,8 @@ describe('two service instances racing on one expired lease', () => {
     expect(deletedLines).toEqual(['deleted default:/compute/raced: lease ended']);
 
     for (const h of [a, b]) expect((await h.http.get('/compute/raced')).status).toBe(404);
-    expect(await exists(a, `state:dummy:${uid}`)).toBe(false);
-    expect(await exists(a, 'entity:default:/compute/raced')).toBe(false);
+    expect(await storeHas(a, `state:dummy:${uid}`)).toBe(false);
+    expect(await storeHas(a, 'entity:default:/compute/raced')).toBe(false);
 
     // Later sweeps find nothing to do.
     await Promise.all([a.occitan.maintenance.sweep(), b.occitan.maintenance.sweep()]);
@@ -188,6 +173,6 @@ describe('two service instances racing on one expired lease', () => {
     expect(errors).not.toHaveBeenCalled();
     expect(warnings).not.toHaveBeenCalled();
     expect((await b.http.get('/compute/midway')).status).toBe(404);
-    expect(await exists(a, `state:dummy:${uid}`)).toBe(false);
+    expect(await storeHas(a, `state:dummy:${uid}`)).toBe(false);
   });
 });

@@ -59,5 +59,21 @@ export async function startHarness(overrides: Record<string, unknown> = {}, opts
   };
 }
 
+/** Whether the harness's CouchDB database holds the document `id` (read straight from the store). */
+export async function storeHas(h: Harness, id: string): Promise<boolean> {
+  try {
+    await h.occitan.db.get(id);
+    return true;
+  } catch (e) {
+    if (typeof e === 'object' && e !== null && (e as { statusCode?: number }).statusCode === 404) return false;
+    throw e;
+  }
+}
+
+/** Whether the dummy provider's platform record of an entity (`state:dummy:<uid>`, its backend object) exists. */
+export function dummyPlatformHas(h: Harness, uid: string): Promise<boolean> {
+  return storeHas(h, `state:dummy:${uid}`);
+}
+
 export const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 export const COMPUTE_CATEGORY = `compute; scheme="${INFRA}"; class="kind"`;
